@@ -1,0 +1,95 @@
+"""Face detector: RetinaFace-MobileNet0.25 (MIT) on a small copy of the frame.
+
+Gives face boxes and five landmarks (eyes, nose, mouth corners); the mouth corners place the
+first lip crop. Used to acquire the mouth, not on every frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from .session import create_session
+from .spec import ModelSpec
+
+_STRIDES = (8, 16, 32)
+_ANCHOR_SIZES = ((16, 32), (64, 128), (256, 512))
+_VARIANCE = (0.1, 0.2)
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face in frame pixels: box (x0, y0, x1, y1), score, landmarks (5, 2) float32.
+
+    Landmarks: two eyes, nose tip, two mouth corners (image-left first after sorting).
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+
+@lru_cache(maxsize=8)
+def _anchors(width: int, height: int) -> np.ndarray:
+    """(N, 4) anchors (cx, cy, w, h) in input pixels, in the network's output order."""
+    out = []
+    for stride, sizes in zip(_STRIDES, _ANCHOR_SIZES):
+        nx, ny = math.ceil(width / stride), math.ceil(height / stride)
+        xx, yy = np.meshgrid(np.arange(nx), np.arange(ny))
+        centers = np.stack([(xx.ravel() + 0.5) * stride, (yy.ravel() + 0.5) * stride], axis=1)
+        for_each = np.repeat(centers, len(sizes), axis=0)
+        wh = np.tile(np.array([[s, s] for s in sizes], np.float64), (nx * ny, 1))
+        out.append(np.hstack([for_each, wh]))
+    return np.vstack(out).astype(np.float32)
+
+
+class FaceDetector:
+    """Finds faces in a BGR uint8 frame; ``detect`` returns faces sorted largest first."""
+
+    def __init__(self, spec: ModelSpec, onnx_path, threads: int = 1, input_long_side: int | None = None):
+        self.spec = spec
+        self.session = create_session(onnx_path, threads)
+        self.input_name = self.session.get_inputs()[0].name
+        self.long_side = int(input_long_side or spec.input_width)
+        self.mean = np.array(spec.mean, np.float32)
+        self.threshold = spec.threshold
+
+    def detect(self, frame: np.ndarray, min_score: float | None = None) -> list[Face]:
+        h, w = frame.shape[:2]
+        scale = min(1.0, self.long_side / max(h, w))
+        sw, sh = max(32, int(round(w * scale))), max(32, int(round(h * scale)))
+        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_LINEAR) if scale < 1.0 else frame
+        pw, ph = -(-sw // 32) * 32, -(-sh // 32) * 32
+        blob = np.zeros((ph, pw, 3), np.float32)
+        blob[:sh, :sw] = small[:sh, :sw]
+        blob -= self.mean
+        blob = blob.transpose(2, 0, 1)[np.newaxis]
+        loc, conf, landms = self.session.run(None, {self.input_name: blob})
+        scores = conf[0, :, 1]
+        keep = np.nonzero(scores > (self.threshold if min_score is None else min_score))[0]
+        if keep.size == 0:
+            return []
+        anchors = _anchors(pw, ph)[keep]
+        loc, landms, scores = loc[0, keep], landms[0, keep], scores[keep]
+        centers = anchors[:, :2] + loc[:, :2] * _VARIANCE[0] * anchors[:, 2:]
+        sizes = anchors[:, 2:] * np.exp(loc[:, 2:] * _VARIANCE[1])
+        boxes = np.hstack([centers - sizes / 2, centers + sizes / 2])
+        points = anchors[:, None, :2] + landms.reshape(-1, 5, 2) * _VARIANCE[0] * anchors[:, None, 2:]
+        order = cv2.dnn.NMSBoxes(
+            [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in boxes],
+            scores.astype(float).tolist(), 0.0, 0.4)
+        faces = []
+        inv = 1.0 / scale
+        for i in np.array(order).reshape(-1):
+            box = tuple(float(v) * inv for v in boxes[i])
+            faces.append(Face(box, float(scores[i]), (points[i] * inv).astype(np.float32)))
+        faces.sort(key=lambda f: f.height, reverse=True)
+        return faces

@@ -1,0 +1,80 @@
+"""Lip segmentation on a mouth crop: preprocess -> infer -> postprocess, and paste-back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..processing.geometry import MouthBox, crop_matrix, invert_affine
+from ..processing.mask import LipMask
+from .session import create_session
+from .spec import ModelError, ModelSpec
+
+LIP_CLASSES = ("background", "upper_lip", "lower_lip", "inner_mouth")
+
+
+@dataclass
+class CropResult:
+    """Class probabilities on a crop: ``probs`` (3, H, W) float32 for upper, lower, inner mouth;
+    ``matrix`` maps frame pixels to crop pixels."""
+
+    probs: np.ndarray
+    matrix: np.ndarray
+    box: MouthBox
+
+
+class LipSegmenter:
+    """Runs the lip network on the crop of a ``MouthBox``."""
+
+    def __init__(self, spec: ModelSpec, onnx_path, threads: int = 1):
+        if tuple(spec.classes) != LIP_CLASSES:
+            raise ModelError(f"lip model classes {spec.classes} are not {LIP_CLASSES}")
+        if spec.color_order != "BGR" or spec.layout != "NCHW":
+            raise ModelError(f"lip model wants {spec.color_order}/{spec.layout}; only BGR/NCHW is supported")
+        self.spec = spec
+        self.session = create_session(onnx_path, threads)
+        self.input_name = self.session.get_inputs()[0].name
+        self.size = (spec.input_width, spec.input_height)
+        self.width_fraction = float(spec.extra.get("mouth_width_fraction", 0.6))
+        self.scale = (1.0 / np.array(spec.std, np.float32)).reshape(1, 1, 3)
+        self.offset = (-np.array(spec.mean, np.float32) / np.array(spec.std, np.float32)).reshape(1, 1, 3)
+
+    def preprocess(self, frame: np.ndarray, box: MouthBox) -> tuple[np.ndarray, np.ndarray]:
+        m = crop_matrix(box, *self.size, width_fraction=self.width_fraction)
+        crop = cv2.warpAffine(frame, m, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        x = crop.astype(np.float32) * self.scale + self.offset
+        return np.ascontiguousarray(x.transpose(2, 0, 1)[np.newaxis]), m
+
+    def infer(self, blob: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: blob})[0][0]
+
+    @staticmethod
+    def postprocess(logits: np.ndarray) -> np.ndarray:
+        """(4, H, W) logits -> (3, H, W) probabilities of the mouth classes."""
+        e = np.exp(logits - logits.max(axis=0, keepdims=True))
+        return (e[1:] / e.sum(axis=0, keepdims=True)).astype(np.float32)
+
+    def segment(self, frame: np.ndarray, box: MouthBox) -> CropResult:
+        blob, m = self.preprocess(frame, box)
+        return CropResult(self.postprocess(self.infer(blob)), m, box)
+
+
+def paste(result: CropResult, frame_shape: tuple[int, ...]) -> LipMask | None:
+    """Warp crop probabilities back into the smallest frame region that holds the crop."""
+    h_img, w_img = frame_shape[:2]
+    _, ch, cw = result.probs.shape
+    inv = invert_affine(result.matrix)
+    corners = np.array([[0, 0, 1], [cw - 1, 0, 1], [0, ch - 1, 1], [cw - 1, ch - 1, 1]], np.float64) @ inv.T
+    x0, y0 = np.floor(corners.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 1
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w_img, x1), min(h_img, y1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    m = result.matrix.copy()
+    m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)  # frame-region pixels -> crop pixels
+    probs = np.ascontiguousarray(result.probs.transpose(1, 2, 0))
+    alpha = cv2.warpAffine(probs, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return LipMask(x0, y0, alpha, result.matrix, result.box.width)

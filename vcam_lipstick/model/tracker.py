@@ -1,0 +1,217 @@
+"""Acquire the mouth with the face detector, then track it with the lip network alone.
+
+While lips are found, each frame's crop is placed from the previous frame's mask, so the
+detector runs only to acquire (or re-check every few seconds). Masks are smoothed in crop space:
+small frame-to-frame differences (sensor noise) are averaged away, large ones (the mouth moving)
+are taken at once, so the mask neither flickers nor lags.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..processing.geometry import MouthBox, box_from_points, invert_affine
+from .detector import Face, FaceDetector
+from .segmenter import CropResult, LipMask, LipSegmenter, paste
+
+# Calibrated on the training faces: the lip box against RetinaFace's mouth corners.
+CORNER_WIDTH_RATIO = 1.04
+CORNER_CENTER_DROP = 0.10
+
+MIN_MOUTH_PIXELS = 60  # crop pixels of mouth classes below which the mouth counts as lost
+MOUTH_THRESHOLD = 0.5
+
+
+def box_from_face(face: Face) -> MouthBox:
+    """Initial mouth box from the detector's landmarks (mouth corners, eye line for the roll)."""
+    lm = face.landmarks.astype(np.float64)
+    left_eye, right_eye = sorted(lm[:2].tolist())
+    a, b = sorted(lm[3:5].tolist())
+    a, b = np.array(a), np.array(b)
+    eye_angle = math.atan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0])
+    mouth_angle = math.atan2(b[1] - a[1], b[0] - a[0])
+    angle = math.atan2(math.sin(eye_angle) + math.sin(mouth_angle), math.cos(eye_angle) + math.cos(mouth_angle))
+    width = max(4.0, float(np.linalg.norm(b - a)) * CORNER_WIDTH_RATIO)
+    mid = (a + b) / 2.0
+    drop = CORNER_CENTER_DROP * width
+    return MouthBox(mid[0] - math.sin(angle) * drop, mid[1] + math.cos(angle) * drop, width, 0.42 * width, angle)
+
+
+def mouth_box_of(result: CropResult, previous_angle: float) -> tuple[MouthBox | None, int]:
+    """Box of the mouth pixels of a crop result, in frame pixels, and the pixel count."""
+    mouth = result.probs.sum(axis=0) > MOUTH_THRESHOLD
+    ys, xs = np.nonzero(mouth)
+    if xs.size < MIN_MOUTH_PIXELS:
+        return None, int(xs.size)
+    inv = invert_affine(result.matrix)
+    fx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
+    fy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
+    # Roll from the lips' principal axis only when the mouth is clearly wider than tall.
+    span_x, span_y = np.ptp(xs) + 1, np.ptp(ys) + 1
+    hint = None if span_x > 1.6 * span_y else previous_angle
+    return box_from_points(fx, fy, hint), int(xs.size)
+
+
+def smooth_box(prev: MouthBox, new: MouthBox) -> MouthBox:
+    """Heavy smoothing for sub-pixel jitter, none for real motion (a one-euro-like deadband)."""
+    motion = math.hypot(new.cx - prev.cx, new.cy - prev.cy) / prev.width + abs(math.log(new.width / prev.width))
+    a = min(1.0, 0.25 + 8.0 * motion)
+    angle_delta = math.atan2(math.sin(new.angle - prev.angle), math.cos(new.angle - prev.angle))
+    return MouthBox(
+        prev.cx + a * (new.cx - prev.cx),
+        prev.cy + a * (new.cy - prev.cy),
+        prev.width * (new.width / prev.width) ** a,
+        prev.height + a * (new.height - prev.height),
+        prev.angle + min(1.0, a + 2.0 * abs(angle_delta)) * angle_delta,
+    )
+
+
+def blend_probs(prev: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Per pixel: average small differences (noise), take large ones (motion) as they are."""
+    diff = np.abs(new - prev)
+    w = np.clip((diff - 0.08) * (1.0 / 0.3), 0.0, 1.0) * 0.7 + 0.3
+    return prev + w * (new - prev)
+
+
+@dataclass
+class Track:
+    box: MouthBox
+    result: CropResult | None = None
+    misses: int = 0
+
+
+@dataclass
+class TrackerOptions:
+    all_faces: bool = False
+    redetect_every: int = 90  # frames between detector checks while tracking
+    idle_detect_every: int = 5  # frames between detector runs while no face is seen
+    smoothing: bool = True
+
+
+@dataclass
+class StageTimes:
+    acquire: float = 0.0
+    track: float = 0.0
+    infer: float = 0.0
+    paste: float = 0.0
+    acquired: bool = False
+
+    @property
+    def total(self) -> float:
+        return self.acquire + self.track + self.infer + self.paste
+
+
+class LipTracker:
+    """Stateful per video: ``process(frame)`` returns one ``LipMask`` per tracked mouth."""
+
+    def __init__(self, detector: FaceDetector, segmenter: LipSegmenter, options: TrackerOptions | None = None):
+        self.detector = detector
+        self.segmenter = segmenter
+        self.options = options or TrackerOptions()
+        self.tracks: list[Track] = []
+        self.frame_index = 0
+        self.frames_without_face = 0
+        self.times = StageTimes()
+
+    def reset(self) -> None:
+        self.tracks = []
+        self.frame_index = 0
+        self.frames_without_face = 0
+
+    # -- acquisition -------------------------------------------------------------------------
+    def _faces(self, frame: np.ndarray) -> list[Face]:
+        faces = self.detector.detect(frame)
+        return faces if self.options.all_faces else faces[:1]
+
+    def _refine(self, frame: np.ndarray, box: MouthBox, passes: int = 2) -> Track | None:
+        """Segment from a detector box, then re-centre on the found mouth and segment again."""
+        result = None
+        for _ in range(passes):
+            t = time.perf_counter()
+            result = self.segmenter.segment(frame, box)
+            self.times.infer += time.perf_counter() - t
+            found, _ = mouth_box_of(result, box.angle)
+            if found is None:
+                return None
+            box = found
+        return Track(box, result)
+
+    def _acquire(self, frame: np.ndarray) -> list[Track]:
+        t = time.perf_counter()
+        faces = self._faces(frame)
+        self.times.acquire += time.perf_counter() - t
+        self.times.acquired = True
+        tracks = [self._refine(frame, box_from_face(f)) for f in faces]
+        return [tr for tr in tracks if tr is not None]
+
+    def segment_image(self, frame: np.ndarray) -> list[LipMask]:
+        """Stateless: find and segment mouths in one image (no tracking state used or kept)."""
+        self.times = StageTimes()
+        tracks = self._acquire(frame)
+        return self._paste_all(tracks, frame.shape)
+
+    # -- tracking ---------------------------------------------------------------------------
+    def _step(self, frame: np.ndarray, track: Track) -> Track | None:
+        t = time.perf_counter()
+        result = self.segmenter.segment(frame, track.box)
+        self.times.infer += time.perf_counter() - t
+        t = time.perf_counter()
+        if self.options.smoothing and track.result is not None:
+            # Bring the previous crop's probabilities into this crop, then blend.
+            rel = result.matrix @ np.vstack([invert_affine(track.result.matrix), [0, 0, 1]])
+            _, h, w = result.probs.shape
+            prev = cv2.warpAffine(np.ascontiguousarray(track.result.probs.transpose(1, 2, 0)), rel, (w, h),
+                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            result.probs = blend_probs(prev.transpose(2, 0, 1), result.probs)
+        found, _ = mouth_box_of(result, track.box.angle)
+        self.times.track += time.perf_counter() - t
+        if found is None:
+            track.misses += 1
+            return track if track.misses < 2 else None
+        box = smooth_box(track.box, found) if self.options.smoothing else found
+        return Track(box, result, 0)
+
+    def _overlaps(self, box: MouthBox, tracks: list[Track]) -> bool:
+        return any(math.hypot(box.cx - t.box.cx, box.cy - t.box.cy) < 0.6 * max(box.width, t.box.width) for t in tracks)
+
+    def process(self, frame: np.ndarray) -> list[LipMask]:
+        """Track mouths in the next video frame (BGR uint8, any size)."""
+        self.times = StageTimes()
+        self.frame_index += 1
+        if not self.tracks:
+            idle = self.frames_without_face >= 3
+            if not idle or self.frame_index % self.options.idle_detect_every == 0:
+                self.tracks = self._acquire(frame)
+                self.frames_without_face = 0 if self.tracks else self.frames_without_face + 1
+            return self._paste_all(self.tracks, frame.shape)
+        tracks = [tr for tr in (self._step(frame, tr) for tr in self.tracks) if tr is not None]
+        if self.frame_index % self.options.redetect_every == 0:
+            tracks = self._recheck(frame, tracks)
+        self.tracks = tracks
+        return self._paste_all([t for t in tracks if t.misses == 0], frame.shape)
+
+    def _recheck(self, frame: np.ndarray, tracks: list[Track]) -> list[Track]:
+        """Periodic detector pass: drop tracks that left every face, pick up new faces."""
+        t = time.perf_counter()
+        faces = self._faces(frame)
+        self.times.acquire += time.perf_counter() - t
+        self.times.acquired = True
+        boxes = [box_from_face(f) for f in faces]
+        kept = [tr for tr in tracks if self._overlaps(tr.box, [Track(b) for b in boxes])]
+        for box in boxes:
+            if not self._overlaps(box, kept):
+                new = self._refine(frame, box)
+                if new is not None:
+                    kept.append(new)
+        return kept if self.options.all_faces else kept[:1]
+
+    def _paste_all(self, tracks: list[Track], shape) -> list[LipMask]:
+        t = time.perf_counter()
+        masks = [m for m in (paste(tr.result, shape) for tr in tracks if tr.result is not None) if m is not None]
+        self.times.paste += time.perf_counter() - t
+        return masks

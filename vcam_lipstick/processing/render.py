@@ -1,0 +1,155 @@
+"""Lipstick rendering: recolour the lips in CIELAB while keeping their own texture and light.
+
+Only the mouth region is touched. Per region:
+  * lightness moves to the shade's (adapted to the exposure of the lips), keeping the lip's own
+    local detail (creases, shading, highlights) as an offset around its mean;
+  * chroma and hue move to the shade's a*/b*, keeping a little of the lip's own variation;
+  * the finish reshapes the detail: matte damps highlights, gloss adds a specular highlight that
+    follows the lip's own highlights, shimmer adds sparkle fixed to the lips (stable over time);
+  * the result is blended with a feathered mask (upper + lower lip only, never the inner mouth).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .shades import Finish, Look
+
+# Lightness of bare lips in good light; exposure adaptation is relative to it.
+REFERENCE_LIP_L = 55.0
+_SPARKLE_SIZE = (256, 192)  # sparkle texture, in units of the lips' crop (2x the 128x96 crop)
+
+
+def rgb_to_lab(rgb: tuple[int, int, int]) -> np.ndarray:
+    """(r, g, b) 0-255 -> float32 (L 0-100, a, b), via OpenCV's float conversion (D65)."""
+    px = np.array([[[rgb[2], rgb[1], rgb[0]]]], np.float32) / 255.0
+    return cv2.cvtColor(px, cv2.COLOR_BGR2Lab)[0, 0]
+
+
+def _sparkle_texture() -> np.ndarray:
+    """Sparse bright points with a soft falloff, fixed by seed so shimmer never flickers."""
+    rng = np.random.default_rng(1234)
+    w, h = _SPARKLE_SIZE
+    tex = np.zeros((h, w), np.float32)
+    n = w * h // 40
+    xs, ys = rng.integers(0, w, n), rng.integers(0, h, n)
+    tex[ys, xs] = rng.uniform(0.3, 1.0, n).astype(np.float32)
+    tex = cv2.GaussianBlur(tex, (0, 0), 0.8)
+    return tex / tex.max()
+
+
+_SPARKLE = _sparkle_texture()
+
+
+def _feather(alpha: np.ndarray, mouth_width: float) -> np.ndarray:
+    sigma = max(0.5, 0.012 * mouth_width)
+    return cv2.GaussianBlur(alpha, (0, 0), sigma)
+
+
+def lip_alpha(mask_alpha: np.ndarray, mouth_width: float) -> np.ndarray:
+    """Blend weight (h, w) float32 from (h, w, 3) upper/lower/inner probabilities.
+
+    Feathered in proportion to the mouth's size, then cut back where the inner mouth is, so
+    teeth and tongue stay untouched even where the feathering would reach them.
+    """
+    lips = mask_alpha[..., 0] + mask_alpha[..., 1]
+    soft = _feather(lips, mouth_width)
+    inner = mask_alpha[..., 2]
+    return np.clip(soft * (1.0 - inner) ** 2, 0.0, 1.0)
+
+
+def _finish_detail(detail: np.ndarray, finish: Finish) -> np.ndarray:
+    """Reshape the lip's lightness detail (L minus its local mean) for the finish."""
+    if finish is Finish.MATTE:
+        # Keep creases and shading, flatten the shine.
+        return np.where(detail > 0, detail * 0.45, detail * 0.9)
+    if finish is Finish.SATIN:
+        return np.where(detail > 0, detail * 0.8, detail)
+    return detail
+
+
+class LipRenderer:
+    """Applies a ``Look`` to the lip regions of a frame, in place. Stateless apart from buffers."""
+
+    def render(self, frame: np.ndarray, masks, look: Look) -> np.ndarray:
+        """Recolour each ``LipMask`` region of a BGR uint8 frame in place and return the frame."""
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise TypeError("frame must be an (H, W, 3) uint8 BGR array")
+        if look.intensity <= 0.0:
+            return frame
+        for mask in masks:
+            self._render_region(frame, mask, look)
+        return frame
+
+    def _render_region(self, frame: np.ndarray, mask, look: Look) -> None:
+        alpha = lip_alpha(mask.alpha, mask.mouth_width)
+        ys, xs = np.nonzero(alpha > 0.004)
+        if ys.size < 4:
+            return
+        # Work on the tight box of the blend weight only.
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        alpha = alpha[y0:y1, x0:x1]
+        fy0, fx0 = mask.y0 + y0, mask.x0 + x0
+        region = frame[fy0 : fy0 + (y1 - y0), fx0 : fx0 + (x1 - x0)]
+        lab = cv2.cvtColor(region.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_BGR2Lab)
+        L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+
+        weights = alpha * (alpha > 0.5)
+        total = float(weights.sum())
+        if total < 1.0:
+            return
+        L_mean = float((L * weights).sum() / total)
+        a_mean = float((a * weights).sum() / total)
+        b_mean = float((b * weights).sum() / total)
+
+        target = rgb_to_lab(look.shade.rgb)
+        exposure = float(np.clip((L_mean / REFERENCE_LIP_L) ** 0.5, 0.6, 1.15))
+        target_L = target[0] * exposure
+        # Local detail around a smooth base; the base carries the large-scale shading, scaled to the shade.
+        base = cv2.GaussianBlur(L, (0, 0), max(1.0, 0.04 * mask.mouth_width))
+        detail = _finish_detail(L - base, look.finish)
+        shading = (base - L_mean) * float(np.clip(target_L / max(L_mean, 1.0), 0.7, 1.2))
+        new_L = target_L + shading + detail
+
+        chroma_keep = 0.15
+        new_a = target[1] + chroma_keep * (a - a_mean)
+        new_b = target[2] + chroma_keep * (b - b_mean)
+
+        if look.finish is Finish.GLOSS:
+            # Specular highlight where the lip already catches light, whitening as it brightens.
+            spec = np.clip(L - base - 2.0, 0.0, None)
+            spec = cv2.GaussianBlur(spec, (0, 0), max(0.8, 0.015 * mask.mouth_width))
+            gain = 2.2
+            new_L = new_L + gain * spec
+            fade = 1.0 / (1.0 + 0.08 * spec)
+            new_a = new_a * fade
+            new_b = new_b * fade
+        elif look.finish is Finish.SHIMMER:
+            sparkle = self._sparkle(mask, fx0, fy0, alpha.shape)
+            lit = np.clip((base - L_mean) / 15.0 + 0.6, 0.2, 1.2)
+            new_L = new_L + 18.0 * sparkle * lit
+            new_a = new_a * (1.0 - 0.3 * sparkle)
+            new_b = new_b * (1.0 - 0.3 * sparkle) + 6.0 * sparkle  # a warm metallic glint
+
+        if look.liner:
+            edge = np.clip(alpha * (1.0 - alpha) * 4.0, 0.0, 1.0)
+            new_L = new_L - 8.0 * edge
+
+        lab[..., 0] = np.clip(new_L, 0.0, 100.0)
+        lab[..., 1] = new_a
+        lab[..., 2] = new_b
+        painted = cv2.cvtColor(lab, cv2.COLOR_Lab2BGR)
+        w = (alpha * float(look.intensity))[..., None]
+        out = region * (1.0 - w) + painted * (255.0 * w)
+        np.copyto(region, np.clip(out + 0.5, 0, 255).astype(np.uint8))
+
+    @staticmethod
+    def _sparkle(mask, fx0: int, fy0: int, shape: tuple[int, int]) -> np.ndarray:
+        """The fixed sparkle texture mapped onto the lips through the mouth's crop frame."""
+        m = mask.matrix.copy()
+        m = m * 2.0  # the texture is at twice the crop's resolution
+        m[:, 2] += m[:, :2] @ np.array([fx0, fy0], np.float64)
+        h, w = shape
+        return cv2.warpAffine(_SPARKLE, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_WRAP)

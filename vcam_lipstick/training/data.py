@@ -1,0 +1,161 @@
+"""Training data: mouth crops cut from the shared 512x512 faces, with webcam-like augmentation.
+
+Each sample is cut through ``processing.geometry.crop_matrix`` from a jittered ground-truth mouth
+box, exactly as the runtime cuts crops from detected or tracked boxes. The jitter covers the
+error of those estimates; photometric and resolution augmentation covers webcam reality.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..processing.geometry import MOUTH_WIDTH_FRACTION, MouthBox, box_from_mask, crop_matrix
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CropConfig:
+    width: int = 128
+    height: int = 96
+    mean_bgr: tuple[float, float, float] = (103.53, 116.28, 123.675)
+    std_bgr: tuple[float, float, float] = (57.375, 57.12, 58.395)
+
+
+def list_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
+    """(image, mask) pairs of a split folder in the shared layout; raises ValueError naming a missing mask."""
+    images = sorted((root / split / "images").glob("*.jpg")) + sorted((root / split / "images").glob("*.png"))
+    if not images:
+        raise ValueError(f"no images in {root / split / 'images'}")
+    pairs = []
+    for image in images:
+        mask = root / split / "masks" / (image.stem + ".png")
+        if not mask.is_file():
+            raise ValueError(f"missing mask for {image}: expected {mask}")
+        pairs.append((image, mask))
+    return pairs
+
+
+class FaceStore:
+    """All faces of a split decoded once into memory (BGR uint8) with their masks and mouth boxes."""
+
+    def __init__(self, root: Path, split: str, limit: int | None = None):
+        pairs = list_pairs(root, split)[:limit]
+        self.ids: list[str] = []
+        self.images: list[np.ndarray] = []
+        self.masks: list[np.ndarray] = []
+        self.boxes: list[MouthBox] = []
+        for image_path, mask_path in pairs:
+            image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+            mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+            box = box_from_mask(mask > 0) if mask is not None else None
+            if image is None or box is None:
+                log.warning("skipping %s (unreadable or no mouth)", image_path.name)
+                continue
+            self.ids.append(image_path.stem)
+            self.images.append(image)
+            self.masks.append(mask)
+            self.boxes.append(box)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def jitter_box(box: MouthBox, rng: np.random.Generator, strength: float = 1.0) -> MouthBox:
+    """Perturb a box as detector or tracker errors would: scale, shift, roll."""
+    scale = math.exp(rng.normal(0.0, 0.12 * strength))
+    shift = rng.normal(0.0, 0.07 * strength, size=2) * box.width
+    angle = box.angle + rng.normal(0.0, math.radians(7.0) * strength)
+    return MouthBox(box.cx + shift[0], box.cy + shift[1], box.width * scale, box.height, angle)
+
+
+def _photometric(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    img = crop.astype(np.float32)
+    # White balance and exposure, then gamma and contrast.
+    img *= rng.uniform(0.8, 1.2, size=3).astype(np.float32) * rng.uniform(0.5, 1.4)
+    img = np.clip(img, 0, 255)
+    gamma = rng.uniform(0.7, 1.4)
+    img = 255.0 * (img / 255.0) ** gamma
+    mean = img.mean()
+    img = (img - mean) * rng.uniform(0.7, 1.3) + mean
+    if rng.random() < 0.3:  # desaturate, as cheap webcams and low light do
+        gray = img.mean(axis=2, keepdims=True)
+        img = gray + (img - gray) * rng.uniform(0.3, 1.0)
+    if rng.random() < 0.3:
+        k = int(rng.choice([3, 5]))
+        img = cv2.GaussianBlur(img, (k, k), 0)
+    if rng.random() < 0.5:
+        img += rng.normal(0.0, rng.uniform(2, 10), size=img.shape).astype(np.float32)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 90))])
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return img
+
+
+def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig, rng: np.random.Generator | None,
+             flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a (H, W, 3) BGR crop and its (H, W) label crop for ``box``; augment when ``rng`` is given."""
+    w, h = cfg.width, cfg.height
+    m = crop_matrix(box, w, h)
+    if flip:
+        m = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0, 0, 1]])
+    border = cv2.BORDER_REFLECT101
+    if rng is not None and rng.random() < 0.5:
+        # Low resolution: render small, then upsample, as for a small face in a webcam frame.
+        # The mouth always spans MOUTH_WIDTH_FRACTION of the crop; shrink it to 18-70 px wide.
+        factor = min(1.0, rng.uniform(18.0, 70.0) / (w * MOUTH_WIDTH_FRACTION))
+        sw, sh = max(8, int(round(w * factor))), max(6, int(round(h * factor)))
+        small_m = np.diag([sw / w, sh / h]) @ m
+        small = cv2.warpAffine(image, small_m, (sw, sh), flags=cv2.INTER_AREA, borderMode=border)
+        crop = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        crop = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=border)
+    labels = cv2.warpAffine(mask, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if rng is not None:
+        crop = _photometric(crop, rng)
+    return crop, labels
+
+
+def normalise(crop: np.ndarray, cfg: CropConfig) -> np.ndarray:
+    """(H, W, 3) uint8 BGR -> (3, H, W) float32, normalised as the model expects."""
+    x = (crop.astype(np.float32) - np.array(cfg.mean_bgr, np.float32)) / np.array(cfg.std_bgr, np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def edge_weights(labels: np.ndarray) -> np.ndarray:
+    """Per-pixel loss weight: 3 on class boundaries (where lipstick edges are judged), 1 elsewhere."""
+    grad = cv2.morphologyEx(labels, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    return np.where(grad > 0, 3.0, 1.0).astype(np.float32)
+
+
+class CropDataset:
+    """Indexable training/validation samples: (image (3,H,W) f32, labels (H,W) i64, weights (H,W) f32)."""
+
+    def __init__(self, store: FaceStore, cfg: CropConfig, train: bool, seed: int = 0):
+        self.store, self.cfg, self.train, self.seed = store, cfg, train, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, i: int):
+        rng = np.random.default_rng((self.seed, self.epoch if self.train else 0, i))
+        box = self.store.boxes[i]
+        if self.train:
+            box = jitter_box(box, rng, strength=1.0)
+            if rng.random() < 0.04:  # a crop that missed the mouth: teach "no lips here"
+                off = rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 1.6) * box.width
+                box = MouthBox(box.cx, box.cy + off, box.width, box.height, box.angle)
+            crop, labels = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, rng,
+                                    flip=bool(rng.random() < 0.5))
+        else:
+            box = jitter_box(box, rng, strength=0.5)
+            crop, labels = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, None)
+        return normalise(crop, self.cfg), labels.astype(np.int64), edge_weights(labels)

@@ -1,0 +1,167 @@
+"""Train LipNet on mouth crops; resumable, seeded, with per-epoch metrics.
+
+Run: ``vcam-lipstick-train --data ../shared/data/lips --out runs/lipnet --minutes 70``
+then ``vcam-lipstick-train --export runs/lipnet/best.pt --models vcam_lipstick/models``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from .data import CropConfig, CropDataset, FaceStore
+from .net import LipNet
+
+log = logging.getLogger(__name__)
+CLASSES = ("background", "upper_lip", "lower_lip", "inner_mouth")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def loss_fn(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Edge-weighted cross-entropy plus soft Dice over the three mouth classes."""
+    ce = (F.cross_entropy(logits, labels, reduction="none") * weights).sum() / weights.sum()
+    probs = logits.softmax(1)[:, 1:]
+    onehot = F.one_hot(labels, len(CLASSES)).permute(0, 3, 1, 2)[:, 1:].float()
+    inter = (probs * onehot).sum((0, 2, 3))
+    union = probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
+    dice = 1.0 - ((2 * inter + 1.0) / (union + 1.0)).mean()
+    return ce + dice
+
+
+def batches(dataset: CropDataset, order: np.ndarray, batch_size: int):
+    for start in range(0, len(order) - batch_size + 1 if dataset.train else len(order), batch_size):
+        items = [dataset[int(i)] for i in order[start : start + batch_size]]
+        yield tuple(torch.from_numpy(np.stack(col)) for col in zip(*items))
+
+
+@torch.no_grad()
+def evaluate(model: LipNet, dataset: CropDataset, batch_size: int = 64) -> dict[str, float]:
+    """Pooled IoU per class and for the union of both lips, on crops."""
+    model.eval()
+    inter = np.zeros(4)
+    union = np.zeros(4)
+    lip_i = lip_u = 0.0
+    for x, y, _ in batches(dataset, np.arange(len(dataset)), batch_size):
+        pred = model(x).argmax(1)
+        for c in range(1, 4):
+            inter[c] += ((pred == c) & (y == c)).sum().item()
+            union[c] += ((pred == c) | (y == c)).sum().item()
+        p_lip, y_lip = (pred == 1) | (pred == 2), (y == 1) | (y == 2)
+        lip_i += (p_lip & y_lip).sum().item()
+        lip_u += (p_lip | y_lip).sum().item()
+    iou = inter / np.maximum(union, 1)
+    return {"upper_iou": iou[1], "lower_iou": iou[2], "inner_iou": iou[3], "lip_iou": lip_i / max(lip_u, 1)}
+
+
+def train(args: argparse.Namespace) -> Path:
+    seed_everything(args.seed)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = CropConfig()
+    log.info("loading faces from %s", args.data)
+    train_store = FaceStore(Path(args.data), "train", limit=args.limit)
+    val_store = FaceStore(Path(args.data), "val", limit=args.limit)
+    train_set = CropDataset(train_store, cfg, train=True, seed=args.seed)
+    val_set = CropDataset(val_store, cfg, train=False, seed=args.seed)
+    log.info("train %d faces, val %d faces", len(train_set), len(val_set))
+
+    model = LipNet()
+    if not args.no_pretrained:
+        log.info("loaded %d ImageNet encoder tensors", model.load_imagenet_encoder())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    steps_per_epoch = max(1, len(train_set) // args.batch)
+    total_steps = args.epochs * steps_per_epoch
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps, pct_start=0.05)
+
+    start_epoch, best, history = 0, -1.0, []
+    last = out / "last.pt"
+    if last.exists() and not args.restart:
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        schedule.load_state_dict(ckpt["schedule"])
+        start_epoch, best, history = ckpt["epoch"] + 1, ckpt["best"], ckpt["history"]
+        log.info("resumed from epoch %d (best lip IoU %.4f)", start_epoch, best)
+
+    deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
+    for epoch in range(start_epoch, args.epochs):
+        model.train()
+        train_set.epoch = epoch
+        order = np.random.default_rng((args.seed, epoch)).permutation(len(train_set))
+        running, t0 = 0.0, time.monotonic()
+        bar = tqdm(batches(train_set, order, args.batch), total=steps_per_epoch, desc=f"epoch {epoch}", leave=False)
+        for step, (x, y, w) in enumerate(bar):
+            loss = loss_fn(model(x), y, w)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            running += loss.item()
+            bar.set_postfix(loss=f"{running / (step + 1):.4f}")
+        metrics = evaluate(model, val_set)
+        metrics.update(epoch=epoch, loss=running / steps_per_epoch, seconds=time.monotonic() - t0)
+        history.append(metrics)
+        log.info("epoch %d %s", epoch, json.dumps({k: round(float(v), 4) for k, v in metrics.items()}))
+        if metrics["lip_iou"] > best:
+            best = metrics["lip_iou"]
+            torch.save({"model": model.state_dict(), "metrics": metrics, "config": vars(args)}, out / "best.pt")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                    "epoch": epoch, "best": best, "history": history}, last)
+        (out / "history.json").write_text(json.dumps(history, indent=1, default=float))
+        if time.monotonic() > deadline:
+            log.info("time budget reached after epoch %d", epoch)
+            break
+    return out / "best.pt"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vcam-lipstick-train", description="Train or export the lip segmentation model.")
+    parser.add_argument("--data", default="../shared/data/lips", help="folder in the shared layout (train/, val/)")
+    parser.add_argument("--out", default="runs/lipnet", help="checkpoint folder")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minutes", type=float, default=0, help="stop after the epoch that passes this budget")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N faces (smoke runs)")
+    parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
+    parser.add_argument("--no-pretrained", action="store_true")
+    parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
+    parser.add_argument("--models", default="vcam_lipstick/models", help="where --export writes lips.onnx")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.StreamHandler(sys.stderr), logging.FileHandler(Path(args.out).parent / "train.log")
+                                  if Path(args.out).parent.exists() else logging.StreamHandler(sys.stderr)])
+    if args.export:
+        from .export import export_checkpoint
+
+        spec_path = export_checkpoint(Path(args.export), Path(args.models))
+        print(spec_path)
+        return 0
+    if not Path(args.data).is_dir():
+        print(f"error: data folder {args.data} not found", file=sys.stderr)
+        return 2
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
