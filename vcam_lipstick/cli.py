@@ -1,0 +1,360 @@
+"""Command line: thin over the library. Heavy imports happen inside the commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user mistake or an unusable device: print one line, exit with ``code``."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def _intensity(text: str) -> int:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"intensity must be a number from 0 to 100, not '{text}'") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"intensity must be from 0 to 100, not {text}")
+    return int(round(value))
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x720, not '{text}'") from None
+    if not (16 <= w <= 7680 and 16 <= h <= 4320):
+        raise argparse.ArgumentTypeError(f"size {text} is out of range (16x16 to 7680x4320)")
+    return w, h
+
+
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threads must be a whole number, not '{text}'") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError("threads must be from 1 to 64")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a number of at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vcam-lipstick",
+                                description="Realistic lipstick on your webcam, as the virtual camera 'Lipstick Cam'. "
+                                            "With no command: start the tray app.")
+    p.add_argument("--version", action="version", version=f"vcam-lipstick {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the camera loop (the tray app, or headless with --no-tray)")
+    run.add_argument("--no-tray", action="store_true", help="no tray icon: run until Ctrl+C or --frames")
+    run.add_argument("--source", default=None, help="camera index, video FILE, or 'demo' (default: webcam, else demo)")
+    run.add_argument("--sink", default=None, help="'virtual', 'window', 'null' or FILE.mp4 (default: virtual camera)")
+    run.add_argument("--frames", type=_positive, default=None, help="stop after N output frames")
+    run.add_argument("--shade", help="shade name or #RRGGBB (saved as the current shade)")
+    run.add_argument("--size", type=_size, default=None, help="frame size, e.g. 1280x720")
+    run.add_argument("--fps", type=_positive, default=None)
+
+    seg = sub.add_parser("segment", help="write lip label maps for images (0 bg, 1 upper, 2 lower, 3 inner mouth)")
+    seg.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    seg.add_argument("--out", required=True, type=Path, metavar="DIR")
+    seg.add_argument("--all-faces", action="store_true", help="every face, not only the largest")
+
+    ev = sub.add_parser("eval", help="score the full-frame path on a labelled folder (images/, masks/)")
+    ev.add_argument("--data", required=True, type=Path, metavar="DIR")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--report", type=Path, metavar="DIR", help="write a contact sheet of the worst cases")
+
+    sy = sub.add_parser("synth", help="make webcam-like 1280x720 test frames from a labelled folder")
+    sy.add_argument("--data", required=True, type=Path, metavar="DIR", help="labelled folder, e.g. .../lips/val")
+    sy.add_argument("--out", required=True, type=Path, metavar="DIR")
+    sy.add_argument("--count", type=_positive, default=None)
+    sy.add_argument("--seed", type=int, default=0)
+
+    be = sub.add_parser("bench", help="per-stage milliseconds and fps, beside the original study's recipe")
+    be.add_argument("--video", type=Path, help="video FILE (default: the built-in demo)")
+    be.add_argument("--size", type=_size, default=(1280, 720))
+    be.add_argument("--threads", type=_threads, default=1)
+    be.add_argument("--frames", type=_positive, default=150)
+    be.add_argument("--no-baseline", action="store_true", help="skip the study-recipe baseline")
+    be.add_argument("--json", action="store_true")
+
+    pr = sub.add_parser("process", help="put lipstick on photos and videos")
+    pr.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    pr.add_argument("-o", "--output", required=True, type=Path, metavar="OUTPUT",
+                    help="output file, or a folder when there are several inputs")
+    pr.add_argument("--shade", default="Classic Red", help="shade name or #RRGGBB (see 'shades')")
+    pr.add_argument("--finish", default=None, help="matte, satin, gloss or shimmer (default: the shade's)")
+    pr.add_argument("--intensity", type=_intensity, default=85, help="0-100 (default 85)")
+    pr.add_argument("--liner", action="store_true", help="a slightly deeper lip edge")
+    pr.add_argument("--compare", action="store_true", help="before/after split")
+
+    sub.add_parser("shades", help="list the shades with colour swatches")
+    doc = sub.add_parser("doctor", help="check the webcam, virtual camera driver and models; say what to install")
+    doc.add_argument("--no-camera-probe", action="store_true")
+    return p
+
+
+def _data_hint(path: Path) -> str:
+    return f"{path}: no such folder" + (" (set the path to ../shared/data/lips/val or similar)" if "shared" in str(path) else "")
+
+
+def cmd_shades(args) -> int:
+    from .processing.shades import ShadeBook
+    from .settings import config_dir
+
+    book = ShadeBook.load(config_dir() / "shades.json")
+    color = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
+    for family, shades in book.families().items():
+        print(family.capitalize())
+        for s in shades:
+            swatch = f"\x1b[48;2;{s.rgb[0]};{s.rgb[1]};{s.rgb[2]}m      \x1b[0m" if color else "[" + s.hex + "]"
+            print(f"  {swatch} {s.name:<16} {s.hex}  {s.finish.value}")
+    print(f"\nCustom shades: add them to {config_dir() / 'shades.json'} as "
+          '{"shades": [{"name": "My Red", "family": "reds", "color": "#B01020", "finish": "matte"}]}')
+    return 0
+
+
+def _look(args):
+    from .processing.shades import Look, ShadeBook, parse_finish
+    from .settings import config_dir
+
+    book = ShadeBook.load(config_dir() / "shades.json")
+    shade = book.get(args.shade)
+    finish = parse_finish(args.finish) if args.finish else shade.finish
+    return Look(shade, finish, args.intensity / 100.0, args.liner)
+
+
+def cmd_process(args) -> int:
+    from .batch import process_files
+    from .model.bundle import load_tracker
+    from .pipeline import LipstickPipeline, View
+
+    view = View(_look(args), compare=args.compare)  # bad shade/finish: exit 2 before loading anything
+    pipeline = LipstickPipeline(load_tracker())
+    result = process_files(pipeline, args.inputs, args.output, view, report=lambda m: print(m, file=sys.stderr))
+    return 1 if result.failed else 0
+
+
+def cmd_segment(args) -> int:
+    from .batch import segment_files
+    from .model.bundle import load_tracker
+
+    tracker = load_tracker(all_faces=args.all_faces)
+    result = segment_files(tracker, args.inputs, args.out, report=lambda m: print(m, file=sys.stderr))
+    print(f"segmented {result.done} image(s) into {args.out}" + (f", {result.failed} failed" if result.failed else ""),
+          file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluation.evaluate import evaluate_folder
+    from .model.bundle import load_tracker
+
+    if not args.data.is_dir():
+        raise CliError(_data_hint(args.data))
+    summary = evaluate_folder(load_tracker(), args.data, report=args.report, progress=not args.json)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{summary['images']} images from {args.data}")
+        print(f"union-lip IoU  mean {summary['lip_iou_mean']:.4f}   pooled {summary['lip_iou_pooled']:.4f}")
+        for key in ("upper", "lower", "inner"):
+            print(f"{key:<6} IoU     mean {summary[key + '_iou_mean']:.4f}   pooled {summary[key + '_iou_pooled']:.4f}")
+        print(f"lip recall     mean {summary['recall_mean']:.4f}   pooled {summary['recall_pooled']:.4f}")
+        print(f"ms per image   median {summary['ms_per_image_median']:.1f}")
+        if "report" in summary:
+            print(f"worst cases: {summary['report']}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .evaluation.synth import make_webcam_set
+
+    if not args.data.is_dir():
+        raise CliError(_data_hint(args.data))
+    n = make_webcam_set(args.data, args.out, args.count, args.seed)
+    print(f"wrote {n} webcam-like frames to {args.out}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .evaluation.bench import bench_frames, run_bench
+    from .model.bundle import load_tracker
+
+    tracker = load_tracker(threads=args.threads)
+    frames = bench_frames(args.video, args.size, args.frames)
+    baseline = None
+    if not args.no_baseline:
+        try:
+            from .evaluation.baseline import StudyBaseline
+            from .settings import config_dir
+
+            baseline = StudyBaseline(tracker.detector, config_dir().parent / "vcam-lipstick-cache" / "vgg11_unet_256.onnx",
+                                     threads=args.threads)
+        except ImportError:
+            print("note: the baseline needs the 'onnx' package (pip install onnx); skipped", file=sys.stderr)
+    result = run_bench(tracker, frames, baseline)
+    result["threads"] = args.threads
+    result["source"] = str(args.video) if args.video else "demo"
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['frames']} frames at {result['size']} from {result['source']}, {args.threads} thread(s)")
+    print(f"tracking   {result['ms_per_frame']:.2f} ms/frame median (p90 {result['ms_per_frame_p90']:.2f}), "
+          f"{result['fps']:.0f} fps")
+    print(f"  track {result['track_ms']:.2f} | infer {result['infer_ms']:.2f} | paste {result['paste_ms']:.2f} ms")
+    print(f"acquire    {result['acquire_ms']:.2f} ms (detector {result['detector_ms']:.2f} ms)")
+    print(f"lips found in {result['frames_with_lips']}/{result['frames']} frames")
+    if "baseline_ms_per_frame" in result:
+        print(f"baseline   {result['baseline_ms_per_frame']:.1f} ms/frame ({result['baseline']})")
+        print(f"speedup    {result['speedup']:.0f}x")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import run_doctor
+
+    return run_doctor(probe_cameras=not args.no_camera_probe)
+
+
+def cmd_run(args) -> int:
+    from .app import Controller
+    from .settings import SettingsStore, log_dir
+    from .system import SingleInstance, setup_logging
+
+    setup_logging(log_dir(), args.verbose)
+    store = SettingsStore()
+    controller = Controller(store, notify=lambda m: print(m, file=sys.stderr))
+    if args.shade:
+        controller.set_shade(args.shade)
+    if args.size:
+        controller.settings.width, controller.settings.height = args.size
+    if args.fps:
+        controller.settings.fps = args.fps
+    with SingleInstance(store.folder):
+        if args.no_tray:
+            return run_headless(controller, args.source, args.sink, args.frames)
+        return run_tray(controller, args.source, args.sink, args.frames)
+
+
+def _install_signal_handlers(stop) -> None:
+    def handler(signum, frame):
+        stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):  # not in the main thread
+            pass
+
+
+def run_headless(controller, source, sink, frames) -> int:
+    loop = controller.start(source, sink, frames)
+    _install_signal_handlers(controller.quit)
+    try:
+        while not controller.quit_requested.is_set() and not loop.wait(0.1):
+            pass
+    finally:
+        controller.stop()
+    if loop.error is not None:
+        raise CliError(f"the frame loop stopped: {loop.error}")
+    print(f"{loop.stats.frames_out} frames to {controller.sink.name}", file=sys.stderr)
+    return 0
+
+
+def run_tray(controller, source, sink, frames) -> int:
+    from .devices.sinks import display_available
+
+    if not display_available():
+        # No screen for a tray: show the effect anyway, as a short headless demo into a file.
+        target = sink or str(Path.cwd() / "lipstick-demo.mp4")
+        print(f"No display: running headless on the {'demo' if source is None else source} source into {target} "
+              f"(use 'vcam-lipstick run --no-tray' to choose)", file=sys.stderr)
+        return run_headless(controller, source or "demo", target, frames or 300)
+    try:
+        from .tray import Tray
+
+        tray = Tray(controller)
+    except Exception as exc:
+        raise CliError(f"cannot create a tray icon here ({exc}); use 'vcam-lipstick run --no-tray'") from None
+    controller.start(source, sink, frames)
+    _install_signal_handlers(controller.quit)
+    try:
+        if tray.has_menu:
+            tray.run()
+        else:
+            # Icon without a menu (pystray's X11 backend): dock it, and give the controls a window.
+            import threading
+
+            from .control_window import ControlWindow
+
+            threading.Thread(target=tray.run, name="tray", daemon=True).start()
+            ControlWindow(controller).run()
+            tray.stop()
+    finally:
+        controller.stop()
+    return 0
+
+
+COMMANDS = {"shades": cmd_shades, "process": cmd_process, "segment": cmd_segment, "eval": cmd_eval,
+            "synth": cmd_synth, "bench": cmd_bench, "doctor": cmd_doctor, "run": cmd_run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["run", *([] if argv is None else argv)])
+    from .devices.sinks import SinkError
+    from .devices.sources import SourceError
+    from .media import MediaError
+    from .model.spec import ModelError
+    from .processing.shades import ShadeError
+    from .system import AlreadyRunning
+
+    try:
+        return COMMANDS[args.command](args)
+    except ShadeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CliError,) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except (MediaError, ModelError, SourceError, SinkError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except AlreadyRunning as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

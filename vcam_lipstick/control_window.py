@@ -1,0 +1,87 @@
+"""A small Tk window with the tray menu's controls, for trays that cannot show menus."""
+
+from __future__ import annotations
+
+import logging
+
+from .menu import Entry
+
+log = logging.getLogger(__name__)
+
+
+def ask_color(initial: str) -> str | None:
+    """A colour picker; returns '#RRGGBB' or None (cancelled, or no Tk available)."""
+    try:
+        import tkinter as tk
+        from tkinter import colorchooser
+    except ImportError:
+        log.warning("custom colour needs tkinter; set it with: vcam-lipstick process --shade '#RRGGBB' or settings")
+        return None
+    root = tk.Tk()
+    root.withdraw()
+    try:
+        _, hex_color = colorchooser.askcolor(color=initial, title="Lipstick colour")
+    finally:
+        root.destroy()
+    return hex_color.upper() if hex_color else None
+
+
+class ControlWindow:
+    """Renders ``controller.menu()`` as buttons and check boxes; rebuilt after every change."""
+
+    def __init__(self, controller):
+        import tkinter as tk
+
+        self.tk = tk
+        self.controller = controller
+        self.root = tk.Tk()
+        self.root.title("Lipstick Cam")
+        self.root.protocol("WM_DELETE_WINDOW", controller.quit)
+        self.frame = None
+        controller.listeners.append(lambda: self.root.after(0, self.rebuild))
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        if self.controller.quit_requested.is_set():
+            self.root.quit()
+            return
+        if self.frame is not None:
+            self.frame.destroy()
+        self.frame = self.tk.Frame(self.root, padx=8, pady=8)
+        self.frame.pack(fill="both", expand=True)
+        for entry in self.controller.menu():
+            self._add(self.frame, entry)
+
+    def _add(self, parent, e: Entry) -> None:
+        tk = self.tk
+        if e.separator:
+            tk.Frame(parent, height=1, bg="#999").pack(fill="x", pady=4)
+        elif e.children:
+            button = tk.Menubutton(parent, text=e.text, relief="raised", anchor="w")
+            menu = tk.Menu(button, tearoff=False)
+            self._fill(menu, e.children)
+            button["menu"] = menu
+            button.pack(fill="x", pady=1)
+        elif e.checked is not None:
+            var = tk.BooleanVar(value=e.checked)
+            tk.Checkbutton(parent, text=e.text, variable=var, anchor="w", command=e.action).pack(fill="x")
+        else:
+            tk.Button(parent, text=e.text, anchor="w", command=e.action).pack(fill="x", pady=1)
+
+    def _fill(self, menu, entries) -> None:
+        for e in entries:
+            if e.children:
+                sub = self.tk.Menu(menu, tearoff=False)
+                self._fill(sub, e.children)
+                menu.add_cascade(label=e.text, menu=sub)
+            elif e.checked is not None:
+                menu.add_checkbutton(label=e.text, command=e.action, variable=self.tk.BooleanVar(value=e.checked))
+            else:
+                menu.add_command(label=e.text, command=e.action)
+
+    def run(self) -> None:
+        self.root.mainloop()
+        try:
+            self.root.destroy()
+        except Exception:
+            pass

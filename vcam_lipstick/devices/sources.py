@@ -1,0 +1,205 @@
+"""Frame sources: the webcam, a video file, and the built-in demo. All give BGR uint8 frames.
+
+``read()`` returns the next frame, or None when none is available right now (a stalled or
+unplugged camera); it raises ``SourceError`` only when the source cannot be used at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEMO_ATTRIBUTION = (
+    "Demo face: portrait of astronaut Eileen Collins, NASA (public domain), "
+    "as bundled with scikit-image (skimage.data.astronaut)."
+)
+
+
+class SourceError(RuntimeError):
+    """The source cannot be opened or has gone away."""
+
+
+class FrameSource(Protocol):
+    width: int
+    height: int
+    fps: float
+    paced: bool  # True if read() blocks until the next frame (a camera); False for files and the demo
+
+    def read(self) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+class _Closable:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        pass
+
+
+def _camera_backend() -> int:
+    if sys.platform.startswith("win"):
+        return cv2.CAP_DSHOW
+    if sys.platform == "darwin":
+        return cv2.CAP_AVFOUNDATION
+    return cv2.CAP_V4L2
+
+
+class CameraSource(_Closable):
+    """A physical webcam by index. Logs the requested vs. the applied capture settings once."""
+
+    paced = True
+
+    def __init__(self, index: int = 0, width: int = 1280, height: int = 720, fps: float = 30.0):
+        self.index = index
+        self.cap = cv2.VideoCapture(index, _camera_backend())
+        if not self.cap.isOpened():
+            self.cap.release()
+            raise SourceError(f"camera {index} is not available (missing, unplugged or used by another app)")
+        self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        self.cap.set(cv2.CAP_PROP_FPS, fps)
+        self.cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # latest frame, not a backlog
+        ok, frame = self.cap.read()
+        if not ok or frame is None:
+            self.cap.release()
+            raise SourceError(f"camera {index} opened but delivers no frames (busy in another app?)")
+        self.height, self.width = frame.shape[:2]
+        got_fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = got_fps if 1.0 <= got_fps <= 120.0 else fps
+        log.info("camera %d: requested %dx%d@%g, got %dx%d@%g", index, width, height, fps, self.width, self.height, self.fps)
+
+    def read(self) -> np.ndarray | None:
+        if self.cap is None:
+            raise SourceError(f"camera {self.index} is closed")
+        ok, frame = self.cap.read()
+        return frame if ok else None
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+
+def list_cameras(max_index: int = 6) -> list[int]:
+    """Indices of cameras that open and deliver a frame (probing takes a moment per index)."""
+    found = []
+    for index in range(max_index):
+        try:
+            with CameraSource(index, 640, 480):
+                found.append(index)
+        except SourceError:
+            continue
+    return found
+
+
+class VideoFileSource(_Closable):
+    """A video file, looped, delivered at its own frame rate by the frame loop."""
+
+    paced = False
+
+    def __init__(self, path: Path, loop: bool = True):
+        from ..media import MediaError, open_video
+
+        try:
+            self.cap, info = open_video(Path(path))
+        except MediaError as exc:
+            raise SourceError(str(exc)) from None
+        self.path, self.loop = Path(path), loop
+        self.width, self.height, self.fps = info.width, info.height, info.fps
+
+    def read(self) -> np.ndarray | None:
+        if self.cap is None:
+            raise SourceError(f"{self.path} is closed")
+        ok, frame = self.cap.read()
+        if not ok and self.loop:
+            self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self.cap.read()
+        if not ok:
+            raise SourceError(f"{self.path}: end of video")
+        return frame
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+
+def load_demo_face() -> np.ndarray:
+    data = resources.files("vcam_lipstick").joinpath("assets/astronaut.jpg").read_bytes()
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+
+class DemoSource(_Closable):
+    """A public-domain portrait swaying gently in a soft backdrop; needs no camera.
+
+    Only the portrait's region is re-warped each frame, onto a backdrop made once, so the demo
+    costs little CPU itself.
+    """
+
+    paced = False
+
+    def __init__(self, width: int = 1280, height: int = 720, fps: float = 30.0):
+        self.width, self.height, self.fps = int(width), int(height), float(fps)
+        face = load_demo_face()
+        side = int(min(self.height, self.width) * 0.95)
+        self.face = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+        backdrop = cv2.resize(face[:64, :64], (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        self.backdrop = cv2.GaussianBlur(backdrop, (0, 0), 9)
+        self.x0 = (self.width - side) // 2
+        self.y0 = self.height - side
+        # Three buffers in turn: one being filled, one waiting in the loop's slot, one being processed.
+        self.buffers = [self.backdrop.copy() for _ in range(3)]
+        self.t = 0
+
+    def read(self) -> np.ndarray | None:
+        if self.face is None:
+            raise SourceError("demo source is closed")
+        self.t += 1
+        phase = self.t / self.fps
+        side = self.face.shape[0]
+        angle = 3.0 * math.sin(phase * 0.9)
+        scale = 1.0 + 0.02 * math.sin(phase * 0.5)
+        m = cv2.getRotationMatrix2D((side / 2.0, side * 0.55), angle, scale)
+        m[0, 2] += 8.0 * math.sin(phase * 0.7)
+        m[1, 2] += 4.0 * math.sin(phase * 1.1)
+        frame = self.buffers[self.t % 3]
+        np.copyto(frame, self.backdrop)
+        roi = frame[self.y0 : self.y0 + side, self.x0 : self.x0 + side]
+        cv2.warpAffine(self.face, m, (side, side), dst=roi, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+        return frame
+
+    def close(self) -> None:
+        self.face = None
+
+
+def open_source(spec: str, width: int = 1280, height: int = 720, fps: float = 30.0) -> FrameSource:
+    """'demo', a camera index ('0'), or a video file path."""
+    if spec == "demo":
+        return DemoSource(width, height, fps)
+    if spec.isdigit():
+        return CameraSource(int(spec), width, height, fps)
+    return VideoFileSource(Path(spec))
+
+
+def wait_frame_interval(last: float, fps: float) -> float:
+    """Sleep until 1/fps after ``last`` (monotonic seconds); returns the new time."""
+    target = last + 1.0 / fps
+    delay = target - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    return max(target, time.monotonic() - 1.0 / fps)

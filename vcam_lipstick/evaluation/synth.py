@@ -1,0 +1,87 @@
+"""Webcam-like evaluation frames: labelled faces composited into 1280x720 scenes, deterministically.
+
+Each face is scaled so it fills 15-60% of the frame height, rolled up to +-30 degrees, placed at
+a random position over a procedural room-like background, then the whole frame gets exposure,
+white balance, blur, sensor noise and JPEG compression. The mask goes through the same geometry.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..media import read_image, write_image
+from .evaluate import labelled_pairs, read_mask
+
+FRAME_W, FRAME_H = 1280, 720
+# In CelebA-HQ style 512x512 crops the face (brow to chin) is about this many pixels tall.
+ALIGNED_FACE_PX = 280.0
+
+
+def _background(rng: np.random.Generator) -> np.ndarray:
+    low = rng.uniform(40, 220, size=(4, 6, 3)).astype(np.float32)
+    bg = cv2.resize(low, (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)
+    for _ in range(int(rng.integers(2, 6))):  # furniture, shelves, windows
+        x0, y0 = int(rng.integers(0, FRAME_W - 50)), int(rng.integers(0, FRAME_H - 50))
+        x1, y1 = x0 + int(rng.integers(40, 500)), y0 + int(rng.integers(40, 400))
+        cv2.rectangle(bg, (x0, y0), (x1, y1), rng.uniform(20, 240, 3).tolist(), -1)
+    noise = cv2.resize(rng.normal(0, 12, size=(45, 80, 3)).astype(np.float32), (FRAME_W, FRAME_H))
+    return cv2.GaussianBlur(bg, (0, 0), 3) + noise
+
+
+def composite(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One (frame BGR uint8 1280x720, labels uint8) pair from an aligned face and its mask."""
+    h, w = image.shape[:2]
+    face_fraction = rng.uniform(0.15, 0.60)
+    scale = face_fraction * FRAME_H / (ALIGNED_FACE_PX * h / 512.0)
+    angle = rng.uniform(-30.0, 30.0)
+    ys, xs = np.nonzero(mask > 0)
+    mouth = np.array([xs.mean(), ys.mean()]) if xs.size else np.array([w / 2, h * 0.7])
+    # Place the mouth anywhere it stays at least a little inside the frame.
+    margin = 0.1 * face_fraction * FRAME_H + 10
+    target = np.array([rng.uniform(margin, FRAME_W - margin), rng.uniform(margin, FRAME_H - margin)])
+    m = cv2.getRotationMatrix2D((float(mouth[0]), float(mouth[1])), angle, scale)
+    m[:, 2] += target - mouth
+    bg = _background(rng)
+    face = cv2.warpAffine(image, m, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    labels = cv2.warpAffine(mask, m, (FRAME_W, FRAME_H), flags=cv2.INTER_NEAREST, borderValue=0)
+    head = np.zeros((h, w), np.float32)
+    cv2.ellipse(head, (w // 2, int(h * 0.52)), (int(w * 0.46), int(h * 0.5)), 0, 0, 360, 1.0, -1)
+    head = cv2.GaussianBlur(head, (0, 0), w * 0.03)
+    alpha = cv2.warpAffine(head, m, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+    frame = bg * (1.0 - alpha) + face.astype(np.float32) * alpha
+
+    frame *= rng.uniform(0.85, 1.15, 3).astype(np.float32) * rng.uniform(0.45, 1.25)  # white balance, exposure
+    frame = 255.0 * (np.clip(frame, 0, 255) / 255.0) ** rng.uniform(0.8, 1.25)
+    if rng.random() < 0.35:
+        frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(0.6, 1.6))
+    frame += rng.normal(0.0, rng.uniform(1.5, 7.0), frame.shape).astype(np.float32)
+    frame = np.clip(frame, 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 92))])
+    frame = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return frame, labels
+
+
+def make_webcam_set(source: Path, out: Path, count: int | None = None, seed: int = 0, progress: bool = True) -> int:
+    """Write ``out/images/*.jpg`` and ``out/masks/*.png`` from the labelled folder ``source``."""
+    pairs = labelled_pairs(source)
+    count = len(pairs) if count is None else count
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    for i in tqdm(range(count), desc="synth", disable=not progress, leave=False):
+        image_path, mask_path = pairs[i % len(pairs)]
+        image = read_image(image_path)
+        mask = read_mask(mask_path, image.shape[:2])
+        frame, labels = composite(image, mask, np.random.default_rng((seed, i)))
+        name = f"webcam_{i:04d}_{image_path.stem[:16]}"
+        write_image(out / "images" / f"{name}.jpg", frame)
+        write_image(out / "masks" / f"{name}.png", labels)
+    return count
+
+
+def roll_degrees(m: np.ndarray) -> float:
+    return math.degrees(math.atan2(m[1, 0], m[0, 0]))

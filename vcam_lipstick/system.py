@@ -1,0 +1,138 @@
+"""Small OS integrations: single instance, start at login, opening folders, logging to a file."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+class SingleInstance:
+    """An OS file lock in the config folder, held while the app runs (released even on a crash)."""
+
+    def __init__(self, folder: Path, name: str = "app.lock"):
+        self.path = Path(folder) / name
+        self.fh = None
+
+    def acquire(self) -> "SingleInstance":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            if sys.platform.startswith("win"):
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise AlreadyRunning("vcam-lipstick is already running (look for its icon in the system tray)") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self.fh = fh
+        return self
+
+    def release(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+    def __enter__(self) -> "SingleInstance":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def launch_command() -> list[str]:
+    """How to start this app again (for autostart entries)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "vcam_lipstick"]
+
+
+def autostart_path() -> Path:
+    home = Path.home()
+    if sys.platform.startswith("win"):
+        appdata = Path(os.environ.get("APPDATA", home / "AppData" / "Roaming"))
+        return appdata / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Startup" / "vcam-lipstick.cmd"
+    if sys.platform == "darwin":
+        return home / "Library" / "LaunchAgents" / "io.github.vcam-lipstick.plist"
+    config = Path(os.environ.get("XDG_CONFIG_HOME", home / ".config"))
+    return config / "autostart" / "vcam-lipstick.desktop"
+
+
+def autostart_content(command: list[str]) -> str:
+    if sys.platform.startswith("win"):
+        return "@echo off\r\nstart \"\" " + " ".join(f'"{c}"' for c in command) + "\r\n"
+    if sys.platform == "darwin":
+        args = "".join(f"    <string>{c}</string>\n" for c in command)
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n'
+            '<plist version="1.0"><dict>\n  <key>Label</key><string>io.github.vcam-lipstick</string>\n'
+            f"  <key>ProgramArguments</key><array>\n{args}  </array>\n  <key>RunAtLoad</key><true/>\n</dict></plist>\n"
+        )
+    exec_line = " ".join(f'"{c}"' if " " in c else c for c in command)
+    return (
+        "[Desktop Entry]\nType=Application\nName=Lipstick Cam\nComment=Lipstick on your webcam\n"
+        f"Exec={exec_line}\nIcon=camera-web\nTerminal=false\nX-GNOME-Autostart-enabled=true\n"
+    )
+
+
+def set_autostart(enabled: bool) -> Path:
+    """Create or remove this user's start-at-login entry; returns its path."""
+    path = autostart_path()
+    if enabled:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(autostart_content(launch_command()), encoding="utf-8")
+        tmp.replace(path)
+    else:
+        path.unlink(missing_ok=True)
+    return path
+
+
+def open_folder(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    if sys.platform.startswith("win"):
+        os.startfile(str(folder))  # type: ignore[attr-defined]
+    else:
+        opener = "open" if sys.platform == "darwin" else "xdg-open"
+        try:
+            subprocess.Popen([opener, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError:
+            log.warning("cannot open %s (no %s)", folder, opener)
+
+
+def setup_logging(folder: Path, verbose: bool = False, console: bool = True) -> Path:
+    """Rotating log file in ``folder`` (a tray app has no console), plus stderr for warnings."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "vcam-lipstick.log"
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    fh = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(fh)
+    if console:
+        sh = logging.StreamHandler()
+        sh.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        sh.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        root.addHandler(sh)
+    return path
