@@ -34,6 +34,20 @@ def lips_icon(rgb: tuple[int, int, int], size: int = 64, enabled: bool = True) -
     return img.resize((size, size), Image.LANCZOS)
 
 
+def _handler(entry: Entry, refresh):
+    """pystray calls handlers with (icon, item); ours take nothing and are followed by a refresh."""
+
+    def run(icon, item):
+        try:
+            if entry.action is not None:
+                entry.action()
+        except Exception:
+            log.exception("menu action %s failed", entry.text)
+        refresh()
+
+    return run
+
+
 def to_pystray(entries: list[Entry], pystray, refresh):
     """Neutral entries -> pystray.Menu; every action is followed by ``refresh()``."""
 
@@ -43,16 +57,9 @@ def to_pystray(entries: list[Entry], pystray, refresh):
         if e.children:
             return pystray.MenuItem(e.text, pystray.Menu(*[item(c) for c in e.children]), enabled=e.enabled)
 
-        def run(icon, _item, action=e.action):
-            try:
-                if action is not None:
-                    action()
-            except Exception:
-                log.exception("menu action %s failed", e.text)
-            refresh()
-
         checked = (lambda _i, v=e.checked: v) if e.checked is not None else None
-        return pystray.MenuItem(e.text, run, checked=checked, radio=e.radio, enabled=e.enabled, default=e.default)
+        return pystray.MenuItem(e.text, _handler(e, refresh), checked=checked, radio=e.radio, enabled=e.enabled,
+                                default=e.default)
 
     return pystray.Menu(*[item(e) for e in entries])
 

@@ -58,7 +58,7 @@ class VirtualCameraSink(_Closable):
         if self.cam is None:
             return
         if frame.shape[1] != self.width:
-            frame = frame[:, : self.width]
+            frame = np.ascontiguousarray(frame[:, : self.width])
         self.cam.send(frame)
 
     def close(self) -> None:

@@ -155,11 +155,12 @@ class DemoSource(_Closable):
 
     def __init__(self, width: int = 1280, height: int = 720, fps: float = 30.0):
         self.width, self.height, self.fps = int(width), int(height), float(fps)
-        face = load_demo_face()
+        # Head and shoulders, so the face fills about a third of the frame height, as on a webcam.
+        face = load_demo_face()[0:330, 60:390]
         side = int(min(self.height, self.width) * 0.95)
         self.face = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
-        backdrop = cv2.resize(face[:64, :64], (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-        self.backdrop = cv2.GaussianBlur(backdrop, (0, 0), 9)
+        small = cv2.resize(face, (64, 36), interpolation=cv2.INTER_AREA)
+        self.backdrop = cv2.GaussianBlur(cv2.resize(small, (self.width, self.height)), (0, 0), 6)
         self.x0 = (self.width - side) // 2
         self.y0 = self.height - side
         # Three buffers in turn: one being filled, one waiting in the loop's slot, one being processed.

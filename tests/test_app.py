@@ -1,0 +1,180 @@
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import fakes
+from vcam_lipstick.app import Controller
+from vcam_lipstick.menu import build_menu, find
+from vcam_lipstick.settings import SettingsStore
+from vcam_lipstick.system import AlreadyRunning, SingleInstance, autostart_path, set_autostart
+
+
+@pytest.fixture
+def controller(tmp_path):
+    notes = []
+    c = Controller(SettingsStore(tmp_path / "cfg"), notify=notes.append, tracker_factory=lambda: None)
+    c.notes = notes
+    return c
+
+
+def test_menu_is_a_pure_function_of_state(controller):
+    menu = controller.menu()
+    assert find(menu, "Lipstick on").checked is True
+    assert find(menu, "Shade").text == "Shade: Rose Petal"
+    assert find(menu, "Rose Petal").checked and not find(menu, "Classic Red").checked
+    assert find(menu, "Satin").checked  # Rose Petal's own finish
+    assert find(menu, "75%").checked
+    families = [e.text for e in find(menu, "Shade").children]
+    assert families[:3] == ["Nudes", "Pinks", "Corals"]
+    for text in ("Custom colour…", "Compare before/after", "Mirror", "Camera", "Show preview", "Start at login",
+                 "Open log folder", "About", "Quit"):
+        find(menu, text)
+
+
+def test_menu_actions_change_the_next_frame_view_and_persist(controller, tmp_path):
+    find(controller.menu(), "Classic Red").action()
+    find(controller.menu(), "Gloss").action()
+    find(controller.menu(), "50%").action()
+    find(controller.menu(), "Mirror").action()
+    view = controller.view
+    assert view.look.shade.name == "Classic Red" and view.look.finish.value == "gloss"
+    assert view.look.intensity == 0.5 and view.mirror
+    assert find(controller.menu(), "Classic Red").checked and find(controller.menu(), "Gloss").checked
+    reloaded = SettingsStore(tmp_path / "cfg").load()
+    assert (reloaded.shade, reloaded.finish, reloaded.intensity, reloaded.mirror) == ("Classic Red", "gloss", 50, True)
+    find(controller.menu(), "Lipstick on").action()
+    assert controller.view.enabled is False
+
+
+def test_custom_colour_and_picking_a_shade_resets_the_finish(controller):
+    controller.set_custom_color("#123456")
+    assert controller.view.look.shade.hex == "#123456"
+    controller.set_finish("matte")
+    controller.set_shade("Hot Pink")
+    assert controller.view.look.finish.value == "satin"
+
+
+def test_tray_converts_the_menu_for_pystray(controller, monkeypatch):
+    monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
+    import pystray
+
+    from vcam_lipstick.tray import lips_icon, to_pystray
+
+    refreshed = []
+    menu = to_pystray(controller.menu(), pystray, lambda: refreshed.append(1))
+    items = {item.text: item for item in menu.items}
+    assert items["Lipstick on"].checked is True and items["Lipstick on"].default
+    shades = {i.text: i for i in items["Shade: Rose Petal"].submenu.items}
+    red = {i.text: i for i in shades["Reds"].submenu.items}["Classic Red"]
+    assert red.checked is False and red.radio
+    red(None)  # what pystray does on click
+    assert controller.settings.shade == "Classic Red" and refreshed
+    icon = lips_icon((192, 20, 30))
+    assert icon.size == (64, 64) and icon.getpixel((32, 42))[:3] == (192, 20, 30)
+
+
+def test_tray_refresh_updates_icon_tooltip_and_stops_on_quit(controller, monkeypatch):
+    monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
+    import pystray
+
+    from vcam_lipstick import tray as tray_module
+
+    stopped = []
+
+    class FakeIcon:
+        HAS_MENU = True
+
+        def __init__(self, name, icon, title, menu):
+            self.icon, self.title, self.menu = icon, title, menu
+
+        def update_menu(self):
+            pass
+
+        def stop(self):
+            stopped.append(True)
+
+    monkeypatch.setattr(pystray, "Icon", FakeIcon)
+    tray = tray_module.Tray(controller)
+    controller.set_shade("Deep Plum")
+    assert "Deep Plum" in tray.icon.title and "matte" in tray.icon.title
+    assert tray.icon.icon.getpixel((32, 42))[:3] == (0x4E, 0x1A, 0x38)
+    controller.quit()
+    assert stopped
+
+
+def test_controller_runs_demo_to_recording_virtual_camera_with_passthrough_on_model_error(tmp_path):
+    def broken():
+        raise RuntimeError("corrupt model")
+
+    notes = []
+    c = Controller(SettingsStore(tmp_path), notify=notes.append, tracker_factory=broken)
+    c.settings.width, c.settings.height = 320, 240
+    loop = c.start("demo", None, max_frames=5, backend="recording")
+    assert loop.wait(10)
+    c.stop()
+    assert any("unchanged" in n for n in notes)
+    backend = fakes.RecordingBackend.instances[-1]
+    assert len(backend.frames) == 5 and backend.closed
+
+
+def test_no_virtual_camera_driver_falls_back_to_a_preview_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    notes = []
+    c = Controller(SettingsStore(tmp_path / "cfg"), notify=notes.append, tracker_factory=lambda: None)
+    c.settings.width, c.settings.height = 320, 240
+    loop = c.start("demo", None, max_frames=3, backend="broken")
+    assert loop.wait(10)
+    c.stop()
+    assert any("doctor" in n for n in notes)
+    assert (tmp_path / "lipstick-preview.mp4").stat().st_size > 0
+
+
+def test_second_instance_is_refused(tmp_path):
+    with SingleInstance(tmp_path):
+        with pytest.raises(AlreadyRunning, match="already running"):
+            SingleInstance(tmp_path).acquire()
+    with SingleInstance(tmp_path):  # released on exit
+        pass
+
+
+def test_start_at_login_writes_and_removes_the_entry(controller):
+    find(controller.menu(), "Start at login").action()
+    path = autostart_path()
+    assert path.is_file() and "vcam_lipstick" in path.read_text()
+    assert controller.settings.start_at_login
+    find(controller.menu(), "Start at login").action()
+    assert not path.exists()
+
+
+def test_doctor_without_driver_explains_what_to_install(monkeypatch):
+    from vcam_lipstick import doctor
+
+    monkeypatch.setattr(doctor, "_virtual_camera_check", lambda: (False, "no v4l2loopback device found"))
+    lines = []
+    code = doctor.run_doctor(out=lines.append, probe_cameras=False)
+    text = "\n".join(lines)
+    assert code == 1
+    if sys.platform.startswith("linux"):
+        assert "modprobe v4l2loopback" in text and "exclusive_caps=1" in text and 'card_label="Lipstick Cam"' in text
+        assert "/etc/modules-load.d" in text
+    assert "even frame width" in text
+    assert "OBS Studio 30" in doctor.virtual_camera_help("win32") and "OBS" in doctor.virtual_camera_help("darwin")
+
+
+def test_headless_run_shuts_down_within_a_second_on_sigterm(tmp_path):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "vcam_lipstick", "run", "--no-tray", "--source", "demo",
+                             "--sink", str(tmp_path / "out.mp4"), "--size", "320x240"],
+                            env=env, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    assert proc.poll() is None, proc.stderr.read()
+    t = time.monotonic()
+    proc.terminate()
+    proc.wait(5)
+    assert time.monotonic() - t < 1.5
+    assert proc.returncode == 0
+    assert (tmp_path / "out.mp4").stat().st_size > 0

@@ -1,0 +1,90 @@
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from vcam_lipstick.model.bundle import DETECTOR_SPEC, LIPS_SPEC, load_tracker, models_dir, shipped_spec
+from vcam_lipstick.model.spec import ModelError, ModelSpec, load_spec, sha256_of
+
+
+def tiny_spec(name="tiny"):
+    return ModelSpec(name=name, task="lip-segmentation", input_width=32, input_height=16, color_order="BGR",
+                     layout="NCHW", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+                     classes=("background", "upper_lip", "lower_lip", "inner_mouth"), threshold=0.5,
+                     sha256="", onnx_file="", extra={"mouth_width_fraction": 0.6})
+
+
+def test_export_gate_writes_a_verified_spec_and_the_runtime_loads_it(tmp_path):
+    torch = pytest.importorskip("torch")
+    from vcam_lipstick.model.segmenter import LipSegmenter
+    from vcam_lipstick.processing.geometry import MouthBox
+    from vcam_lipstick.training.export import export_onnx
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 1))
+    spec_path = export_onnx(model, tiny_spec(), tmp_path)
+    spec, onnx_path = load_spec(spec_path)
+    assert spec.sha256 == sha256_of(onnx_path) and spec.onnx_file == "tiny.onnx"
+    assert spec.classes[1:] == ("upper_lip", "lower_lip", "inner_mouth")
+    seg = LipSegmenter(spec, onnx_path)
+    frame = np.random.default_rng(0).integers(0, 255, (100, 120, 3), np.uint8)
+    result = seg.segment(frame, MouthBox(60, 50, 40, 16, 0.0))
+    assert result.probs.shape == (3, 16, 32)
+    with torch.no_grad():
+        blob, _ = seg.preprocess(frame, MouthBox(60, 50, 40, 16, 0.0))
+        logits = model(torch.from_numpy(blob))[0].numpy()
+    assert np.allclose(seg.postprocess(logits), result.probs, atol=1e-4)
+
+
+def test_export_gate_refuses_a_model_onnxruntime_disagrees_with(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    import onnxruntime
+
+    from vcam_lipstick.training import export
+
+    real = onnxruntime.InferenceSession
+
+    class Skewed(real):
+        def run(self, *a, **k):
+            return [o + 1.0 for o in super().run(*a, **k)]
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", Skewed)
+    with pytest.raises(export.ExportError, match="differs"):
+        export.export_onnx(torch.nn.Conv2d(3, 4, 1), tiny_spec(), tmp_path)
+    assert not (tmp_path / "tiny.onnx").exists() and not (tmp_path / "tiny.json").exists()
+
+
+def test_spec_round_trip(tmp_path):
+    spec = replace(tiny_spec(), sha256="ab" * 32, onnx_file="tiny.onnx", metrics={"lip_iou": 0.9})
+    assert ModelSpec.from_dict(json.loads(spec.to_json())) == spec
+
+
+def test_tampered_model_is_refused(tmp_path):
+    spec, onnx_path = shipped_spec(LIPS_SPEC)
+    (tmp_path / "lips.onnx").write_bytes(onnx_path.read_bytes()[:-1] + b"\x00")
+    (tmp_path / "lips.json").write_text(spec.to_json())
+    for name in ("face_detector.onnx", "face_detector.json"):
+        (tmp_path / name).write_bytes((models_dir() / name).read_bytes())
+    with pytest.raises(ModelError, match="does not match"):
+        load_tracker(directory=tmp_path)
+
+
+def test_broken_spec_files_are_model_errors(tmp_path):
+    (tmp_path / "a.json").write_text("{")
+    (tmp_path / "b.json").write_text(json.dumps({"name": "x"}))
+    (tmp_path / "c.json").write_text(json.dumps(json.loads(tiny_spec().to_json()) | {"onnx_file": "nope.onnx"}))
+    for name in ("a.json", "b.json", "c.json"):
+        with pytest.raises(ModelError):
+            load_spec(tmp_path / name)
+
+
+def test_shipped_models_are_small_verified_and_documented():
+    total = 0
+    for name in (LIPS_SPEC, DETECTOR_SPEC):
+        spec, path = shipped_spec(name)
+        total += path.stat().st_size
+        assert spec.license
+    assert total <= 3 * 1024 * 1024
+    card = (models_dir() / "README.md").read_text()
+    assert "non-commercial" in card.lower()

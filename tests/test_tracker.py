@@ -1,0 +1,115 @@
+import math
+
+import cv2
+import numpy as np
+
+from vcam_lipstick.model.tracker import box_from_face, blend_probs, smooth_box
+from vcam_lipstick.processing.geometry import MouthBox
+from vcam_lipstick.processing.metrics import iou
+
+
+def lip_pixels(masks, shape):
+    labels = np.zeros(shape[:2], np.uint8)
+    for m in masks:
+        m.paint_labels(labels)
+    return (labels == 1) | (labels == 2)
+
+
+def test_acquires_the_demo_face_mouth_on_a_full_frame(tracker, demo_frame):
+    masks = tracker.segment_image(demo_frame)
+    assert len(masks) == 1
+    lips = lip_pixels(masks, demo_frame.shape)
+    ys, xs = np.nonzero(lips)
+    # The demo face's mouth sits in the lower middle of the frame, a few dozen pixels wide.
+    assert 40 < np.ptp(xs) < 200 and 10 < np.ptp(ys) < 120
+    assert 560 < xs.mean() < 720 and 280 < ys.mean() < 420
+
+
+def test_no_face_means_no_mask(tracker):
+    tracker.reset()
+    blank = np.full((480, 640, 3), 90, np.uint8)
+    assert tracker.segment_image(blank) == []
+    for _ in range(5):
+        assert tracker.process(blank) == []
+
+
+def test_small_and_rolled_face_is_found(tracker, demo_frame):
+    """The demo portrait rolled by 25 degrees and shrunk so the face is ~20% of the frame height."""
+    h, w = demo_frame.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h * 0.5), 25, 0.6)
+    frame = cv2.warpAffine(demo_frame, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    masks = tracker.segment_image(frame)
+    assert masks, "mouth not found"
+    assert lip_pixels(masks, frame.shape).sum() > 100
+
+
+def test_tracking_follows_motion_without_the_detector(tracker, demo_frame):
+    tracker.reset()
+    h, w = demo_frame.shape[:2]
+    acquired = 0
+    centres = []
+    for i in range(30):
+        shift = np.float32([[1, 0, 3 * i], [0, 1, 0]])
+        frame = cv2.warpAffine(demo_frame, shift, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        masks = tracker.process(frame)
+        acquired += tracker.times.acquired
+        assert masks, f"lost at frame {i}"
+        ys, xs = np.nonzero(lip_pixels(masks, frame.shape))
+        centres.append(xs.mean())
+    assert acquired == 1  # the detector ran once; the rest was tracking
+    moved = centres[-1] - centres[0]
+    assert 87 * 0.85 < moved < 87 * 1.15  # followed the 87 px pan
+
+
+def test_masks_are_stable_under_sensor_noise(tracker, demo_frame):
+    tracker.reset()
+    rng = np.random.default_rng(0)
+    previous, scores = None, []
+    for _ in range(30):
+        noisy = np.clip(demo_frame.astype(np.int16) + rng.normal(0, 4, demo_frame.shape), 0, 255).astype(np.uint8)
+        lips = lip_pixels(tracker.process(noisy), demo_frame.shape)
+        if previous is not None:
+            scores.append(iou(lips, previous))
+        previous = lips
+    assert min(scores[5:]) >= 0.95
+    assert np.mean(scores[5:]) >= 0.98
+
+
+def test_all_faces_option_tracks_two_faces(demo_frame):
+    from vcam_lipstick.model.bundle import load_tracker
+
+    h, w = demo_frame.shape[:2]
+    half = cv2.resize(demo_frame, (w // 2, h // 2))
+    frame = np.full_like(demo_frame, 120)
+    frame[h // 4 : h // 4 + h // 2, : w // 2] = half
+    frame[h // 4 : h // 4 + h // 2, w // 2 :] = half
+    assert len(load_tracker(all_faces=True).segment_image(frame)) == 2
+    assert len(load_tracker(all_faces=False).segment_image(frame)) == 1
+
+
+def test_box_smoothing_damps_jitter_but_follows_motion():
+    box = MouthBox(100, 100, 60, 25, 0.0)
+    jitter = smooth_box(box, MouthBox(100.6, 100, 60, 25, 0.0))
+    assert abs(jitter.cx - 100) < 0.3
+    moved = smooth_box(box, MouthBox(130, 100, 60, 25, 0.0))
+    assert moved.cx > 128
+
+
+def test_probability_blend_averages_noise_and_takes_motion():
+    prev = np.full((3, 4, 4), 0.5, np.float32)
+    noisy = prev + 0.04
+    assert np.allclose(blend_probs(prev, noisy), 0.5 + 0.3 * 0.04)
+    jump = np.full_like(prev, 1.0)
+    assert np.allclose(blend_probs(prev, jump), 1.0)
+
+
+def test_box_from_face_uses_the_mouth_corners():
+    class F:
+        landmarks = np.array([[80, 50], [120, 50], [100, 70], [85, 90], [115, 90]], np.float32)
+
+    box = box_from_face(F())
+    assert box.width == 30 * 1.04
+    assert abs(box.cx - 100) < 1e-6 and box.cy > 90 and abs(box.angle) < 1e-6
+    F.landmarks = np.array([[80, 50], [120, 50 + 40 * math.tan(0.3)], [100, 70], [85, 90], [115, 90 + 30 * math.tan(0.3)]],
+                           np.float32)
+    assert abs(box_from_face(F()).angle - 0.3) < 0.01
