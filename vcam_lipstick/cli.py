@@ -276,9 +276,12 @@ def _install_signal_handlers(stop) -> None:
 def run_headless(controller, source, sink, frames) -> int:
     loop = controller.start(source, sink, frames)
     _install_signal_handlers(controller.quit)
+    announced = False
     try:
-        while not controller.quit_requested.is_set() and not loop.wait(0.1):
-            pass
+        while not controller.quit_requested.is_set() and not loop.wait(0.02):
+            if not announced and loop.stats.first_frame_at is not None:
+                print("first frame sent", file=sys.stderr, flush=True)  # benchmarks time startup by this line
+                announced = True
     finally:
         controller.stop()
     if loop.error is not None:

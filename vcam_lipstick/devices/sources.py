@@ -147,45 +147,49 @@ def load_demo_face() -> np.ndarray:
 class DemoSource(_Closable):
     """A public-domain portrait swaying gently in a soft backdrop; needs no camera.
 
-    Only the portrait's region is re-warped each frame, onto a backdrop made once, so the demo
-    costs little CPU itself.
+    The sway is a pendulum through ``POSES`` pre-rendered poses played forth and back, so the demo
+    costs one small copy per frame instead of a full-frame warp (keeping the app's CPU honest).
     """
 
     paced = False
+    POSES = 24
 
     def __init__(self, width: int = 1280, height: int = 720, fps: float = 30.0):
         self.width, self.height, self.fps = int(width), int(height), float(fps)
         # Head and shoulders, so the face fills about a third of the frame height, as on a webcam.
         face = load_demo_face()[0:330, 60:390]
         side = int(min(self.height, self.width) * 0.95)
-        self.face = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+        face = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
         small = cv2.resize(face, (64, 36), interpolation=cv2.INTER_AREA)
-        self.backdrop = cv2.GaussianBlur(cv2.resize(small, (self.width, self.height)), (0, 0), 6)
+        backdrop = cv2.GaussianBlur(cv2.resize(small, (self.width, self.height)), (0, 0), 6)
         self.x0 = (self.width - side) // 2
         self.y0 = self.height - side
+        self.poses = []
+        for k in range(self.POSES):
+            swing = math.cos(math.pi * k / (self.POSES - 1))  # +1 .. -1, slow at the ends
+            m = cv2.getRotationMatrix2D((side / 2.0, side * 0.55), 3.0 * swing, 1.0 + 0.015 * swing)
+            m[0, 2] += 8.0 * swing
+            m[1, 2] += 3.0 * math.sin(math.pi * k / (self.POSES - 1))
+            self.poses.append(cv2.warpAffine(face, m, (side, side), flags=cv2.INTER_LINEAR,
+                                             borderMode=cv2.BORDER_REPLICATE))
         # Three buffers in turn: one being filled, one waiting in the loop's slot, one being processed.
-        self.buffers = [self.backdrop.copy() for _ in range(3)]
+        self.buffers = [backdrop.copy() for _ in range(3)]
         self.t = 0
 
     def read(self) -> np.ndarray | None:
-        if self.face is None:
+        if not self.poses:
             raise SourceError("demo source is closed")
-        self.t += 1
-        phase = self.t / self.fps
-        side = self.face.shape[0]
-        angle = 3.0 * math.sin(phase * 0.9)
-        scale = 1.0 + 0.02 * math.sin(phase * 0.5)
-        m = cv2.getRotationMatrix2D((side / 2.0, side * 0.55), angle, scale)
-        m[0, 2] += 8.0 * math.sin(phase * 0.7)
-        m[1, 2] += 4.0 * math.sin(phase * 1.1)
+        period = 2 * (self.POSES - 1)
+        k = self.t % period
+        pose = self.poses[k if k < self.POSES else period - k]
         frame = self.buffers[self.t % 3]
-        np.copyto(frame, self.backdrop)
-        roi = frame[self.y0 : self.y0 + side, self.x0 : self.x0 + side]
-        cv2.warpAffine(self.face, m, (side, side), dst=roi, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
+        self.t += 1
+        side = pose.shape[0]
+        frame[self.y0 : self.y0 + side, self.x0 : self.x0 + side] = pose
         return frame
 
     def close(self) -> None:
-        self.face = None
+        self.poses = []
 
 
 def open_source(spec: str, width: int = 1280, height: int = 720, fps: float = 30.0) -> FrameSource:
