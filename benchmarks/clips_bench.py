@@ -32,6 +32,7 @@ def lip_mask(masks, shape):
 
 def run_clip(tracker, path: Path) -> dict:
     cap = cv2.VideoCapture(str(path))
+    size = f"{int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))}x{int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))}"
     frames = found = visible = found_visible = 0
     ms, agree, prev = [], [], None
     while True:
@@ -54,7 +55,7 @@ def run_clip(tracker, path: Path) -> dict:
     cap.release()
     tracker.reset()
     return {
-        "clip": path.name, "frames": frames, "size": f"{int(cap.get(3))}x{int(cap.get(4))}",
+        "clip": path.name, "frames": frames, "size": size,
         "found_all": found / max(frames, 1), "found_where_face_visible": found_visible / max(visible, 1),
         "consecutive_iou_median": statistics.median(agree) if agree else None,
         "track_ms_median": statistics.median(ms) if ms else None,

@@ -56,9 +56,15 @@ class LipSegmenter:
         e = np.exp(logits - logits.max(axis=0, keepdims=True))
         return (e[1:] / e.sum(axis=0, keepdims=True)).astype(np.float32)
 
-    def segment(self, frame: np.ndarray, box: MouthBox) -> CropResult:
+    def segment(self, frame: np.ndarray, box: MouthBox, flip_average: bool = False) -> CropResult:
+        """Class probabilities for the crop of ``box``; ``flip_average`` also runs the mirrored crop
+        and averages (a little more accurate, twice the cost: for stills, not video)."""
         blob, m = self.preprocess(frame, box)
-        return CropResult(self.postprocess(self.infer(blob)), m, box)
+        probs = self.postprocess(self.infer(blob))
+        if flip_average:
+            mirrored = self.postprocess(self.infer(np.ascontiguousarray(blob[..., ::-1])))
+            probs = 0.5 * (probs + mirrored[..., ::-1])
+        return CropResult(probs, m, box)
 
 
 def paste(result: CropResult, frame_shape: tuple[int, ...]) -> LipMask | None:

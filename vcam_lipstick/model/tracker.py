@@ -128,12 +128,14 @@ class LipTracker:
         faces = self.detector.detect(frame)
         return faces if self.options.all_faces else faces[:1]
 
-    def _refine(self, frame: np.ndarray, box: MouthBox, passes: int = 2) -> Track | None:
-        """Segment from a detector box, then re-centre on the found mouth and segment again."""
+    def _refine(self, frame: np.ndarray, box: MouthBox, passes: int = 2, still: bool = False) -> Track | None:
+        """Segment from a detector box, then re-centre on the found mouth and segment again.
+
+        For a still image the last pass also averages with the mirrored crop."""
         result = None
-        for _ in range(passes):
+        for i in range(passes):
             t = time.perf_counter()
-            result = self.segmenter.segment(frame, box)
+            result = self.segmenter.segment(frame, box, flip_average=still and i == passes - 1)
             self.times.infer += time.perf_counter() - t
             found, _ = mouth_box_of(result, box.angle)
             if found is None:
@@ -141,18 +143,18 @@ class LipTracker:
             box = found
         return Track(box, result)
 
-    def _acquire(self, frame: np.ndarray) -> list[Track]:
+    def _acquire(self, frame: np.ndarray, still: bool = False) -> list[Track]:
         t = time.perf_counter()
         faces = self._faces(frame)
         self.times.acquire += time.perf_counter() - t
         self.times.acquired = True
-        tracks = [self._refine(frame, box_from_face(f)) for f in faces]
+        tracks = [self._refine(frame, box_from_face(f), still=still) for f in faces]
         return [tr for tr in tracks if tr is not None]
 
     def segment_image(self, frame: np.ndarray) -> list[LipMask]:
         """Stateless: find and segment mouths in one image (no tracking state used or kept)."""
         self.times = StageTimes()
-        tracks = self._acquire(frame)
+        tracks = self._acquire(frame, still=True)
         return self._paste_all(tracks, frame.shape)
 
     # -- tracking ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import numpy as np
 
 #: Fraction of the crop's width the mouth spans (corner to corner).
 MOUTH_WIDTH_FRACTION = 0.6
+#: A mouth taller than its width / TALL_MOUTH_RATIO sets the crop's scale by its height instead.
+TALL_MOUTH_RATIO = 1.3
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,9 @@ class MouthBox:
 
 def crop_matrix(box: MouthBox, crop_w: int, crop_h: int, width_fraction: float = MOUTH_WIDTH_FRACTION) -> np.ndarray:
     """2x3 float64 affine matrix mapping frame (x, y) to crop pixels, mouth centred and level."""
-    scale = crop_w * width_fraction / max(box.width, 1.0)
+    # Wide-open mouths are taller than the crop's aspect allows at their width: zoom out to fit them.
+    extent = max(box.width, box.height * TALL_MOUTH_RATIO)
+    scale = crop_w * width_fraction / max(extent, 1.0)
     c, s = math.cos(box.angle) * scale, math.sin(box.angle) * scale
     # Rotate by -angle about the mouth centre, scale, then move the centre to the crop centre.
     m = np.array([[c, s, 0.0], [-s, c, 0.0]])

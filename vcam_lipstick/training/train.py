@@ -78,17 +78,20 @@ def train(args: argparse.Namespace) -> Path:
     log.info("loading faces from %s", args.data)
     train_store = FaceStore(Path(args.data), "train", limit=args.limit)
     val_store = FaceStore(Path(args.data), "val", limit=args.limit)
-    train_set = CropDataset(train_store, cfg, train=True, seed=args.seed)
+    train_set = CropDataset(train_store, cfg, train=True, seed=args.seed, lowres_p=args.lowres_p)
     val_set = CropDataset(val_store, cfg, train=False, seed=args.seed)
     log.info("train %d faces, val %d faces", len(train_set), len(val_set))
 
     model = LipNet()
-    if not args.no_pretrained:
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=False)["model"])
+        log.info("initialised from %s", args.init)
+    elif not args.no_pretrained:
         log.info("loaded %d ImageNet encoder tensors", model.load_imagenet_encoder())
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps_per_epoch = max(1, len(train_set) // args.batch)
     total_steps = args.epochs * steps_per_epoch
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps, pct_start=0.05)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps, pct_start=args.warmup)
 
     start_epoch, best, history = 0, -1.0, []
     last = out / "last.pt"
@@ -144,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N faces (smoke runs)")
     parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
     parser.add_argument("--no-pretrained", action="store_true")
+    parser.add_argument("--init", metavar="CKPT", help="start from a checkpoint's weights (fine-tuning)")
+    parser.add_argument("--lowres-p", type=float, default=0.5, help="share of crops rendered at webcam resolution")
+    parser.add_argument("--warmup", type=float, default=0.05, help="share of steps warming up the learning rate")
     parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
     parser.add_argument("--models", default="vcam_lipstick/models", help="where --export writes lips.onnx")
     args = parser.parse_args(argv)
