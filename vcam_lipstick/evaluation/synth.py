@@ -7,7 +7,6 @@ white balance, blur, sensor noise and JPEG compression. The mask goes through th
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import cv2
@@ -23,14 +22,18 @@ ALIGNED_FACE_PX = 280.0
 
 
 def _background(rng: np.random.Generator) -> np.ndarray:
-    low = rng.uniform(40, 220, size=(4, 6, 3)).astype(np.float32)
-    bg = cv2.resize(low, (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)
-    for _ in range(int(rng.integers(2, 6))):  # furniture, shelves, windows
+    """A room-like backdrop: muted wall tones, a few darker or lighter blocks (shelves, doors, windows)."""
+    base = rng.uniform(60, 200)
+    tint = rng.normal(0, 12, size=3)
+    low = base + tint + rng.normal(0, 18, size=(3, 5, 1)) + rng.normal(0, 6, size=(3, 5, 3))
+    bg = cv2.resize(low.astype(np.float32), (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)
+    for _ in range(int(rng.integers(1, 5))):
         x0, y0 = int(rng.integers(0, FRAME_W - 50)), int(rng.integers(0, FRAME_H - 50))
-        x1, y1 = x0 + int(rng.integers(40, 500)), y0 + int(rng.integers(40, 400))
-        cv2.rectangle(bg, (x0, y0), (x1, y1), rng.uniform(20, 240, 3).tolist(), -1)
-    noise = cv2.resize(rng.normal(0, 12, size=(45, 80, 3)).astype(np.float32), (FRAME_W, FRAME_H))
-    return cv2.GaussianBlur(bg, (0, 0), 3) + noise
+        x1, y1 = x0 + int(rng.integers(60, 500)), y0 + int(rng.integers(60, 400))
+        tone = base * rng.uniform(0.4, 1.4) + tint + rng.normal(0, 10, size=3)
+        cv2.rectangle(bg, (x0, y0), (x1, y1), np.clip(tone, 0, 255).tolist(), -1)
+    noise = cv2.resize(rng.normal(0, 5, size=(45, 80, 3)).astype(np.float32), (FRAME_W, FRAME_H))
+    return cv2.GaussianBlur(bg, (0, 0), 4) + noise
 
 
 def composite(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -41,9 +44,12 @@ def composite(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> 
     angle = rng.uniform(-30.0, 30.0)
     ys, xs = np.nonzero(mask > 0)
     mouth = np.array([xs.mean(), ys.mean()]) if xs.size else np.array([w / 2, h * 0.7])
-    # Place the mouth anywhere it stays at least a little inside the frame.
-    margin = 0.1 * face_fraction * FRAME_H + 10
-    target = np.array([rng.uniform(margin, FRAME_W - margin), rng.uniform(margin, FRAME_H - margin)])
+    # Place the face (brow to chin, about 0.55 x 0.43 of the aligned crop) anywhere inside the frame.
+    face_h, face_w = ALIGNED_FACE_PX * h / 512.0 * scale, 0.43 * h * scale
+    above, below = 0.75 * face_h, 0.25 * face_h  # the mouth sits low in the face
+    x_lo, x_hi = face_w / 2, FRAME_W - face_w / 2
+    y_lo, y_hi = above, FRAME_H - below
+    target = np.array([rng.uniform(x_lo, max(x_lo, x_hi)), rng.uniform(y_lo, max(y_lo, y_hi))])
     m = cv2.getRotationMatrix2D((float(mouth[0]), float(mouth[1])), angle, scale)
     m[:, 2] += target - mouth
     bg = _background(rng)
@@ -82,6 +88,3 @@ def make_webcam_set(source: Path, out: Path, count: int | None = None, seed: int
         write_image(out / "masks" / f"{name}.png", labels)
     return count
 
-
-def roll_degrees(m: np.ndarray) -> float:
-    return math.degrees(math.atan2(m[1, 0], m[0, 0]))
