@@ -38,13 +38,26 @@ class ControlWindow:
         self.root.title("Lipstick Cam")
         self.root.protocol("WM_DELETE_WINDOW", controller.quit)
         self.frame = None
-        controller.listeners.append(lambda: self.root.after(0, self.rebuild))
+        self._dirty = False
+        # Listeners may fire on other threads: only flag here; Tk is touched on its own thread.
+        controller.listeners.append(self._mark_dirty)
         self.rebuild()
+        self.root.after(100, self._poll)
 
-    def rebuild(self) -> None:
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+
+    def _poll(self) -> None:
+        """Every 100 ms: rebuild after changes, close on quit (also lets Python run signal handlers)."""
         if self.controller.quit_requested.is_set():
             self.root.quit()
             return
+        if self._dirty:
+            self._dirty = False
+            self.rebuild()
+        self.root.after(100, self._poll)
+
+    def rebuild(self) -> None:
         if self.frame is not None:
             self.frame.destroy()
         self.frame = self.tk.Frame(self.root, padx=8, pady=8)
