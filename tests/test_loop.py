@@ -8,6 +8,21 @@ from vcam_lipstick.devices.sinks import SinkError, VirtualCameraSink
 from vcam_lipstick.loop import FrameLoop
 
 
+class ListSink:
+    """Keeps what it is sent; ``keep`` maps each frame to what is stored."""
+
+    name = "list"
+
+    def __init__(self, keep=lambda frame: frame.copy()):
+        self.frames, self.keep = [], keep
+
+    def send(self, frame):
+        self.frames.append(self.keep(frame))
+
+    def close(self):
+        pass
+
+
 def make_loop(plug, sink, **kw):
     return FrameLoop(plug.open, sink, lambda f: f, 64, 48, 30.0, **kw)
 
@@ -37,22 +52,14 @@ def test_missing_driver_is_a_sink_error_with_the_reason():
 def test_latest_frame_wins_no_backlog():
     """A slow pipeline skips frames instead of queueing them."""
     plug = fakes.Plug()
-    sent = []
-
-    class Sink:
-        name = "list"
-
-        def send(self, frame):
-            sent.append(int(frame[0, 0, 0]))
-
-        def close(self):
-            pass
+    sink = ListSink(lambda frame: int(frame[0, 0, 0]))
+    sent = sink.frames
 
     def slow(frame):
         time.sleep(0.1)
         return frame
 
-    loop = FrameLoop(plug.open, Sink(), slow, 64, 48, 30.0, max_frames=5)
+    loop = FrameLoop(plug.open, sink, slow, 64, 48, 30.0, max_frames=5)
     loop.run()
     gaps = np.diff(sent)
     assert gaps.max() >= 2  # frames captured during processing were dropped, not queued
@@ -62,18 +69,9 @@ def test_latest_frame_wins_no_backlog():
 def test_camera_unplugged_shows_placeholder_then_resumes(monkeypatch):
     monkeypatch.setattr("vcam_lipstick.loop.RETRY_SECONDS", 0.2)
     plug = fakes.Plug()
-    frames = []
-
-    class Sink:
-        name = "list"
-
-        def send(self, frame):
-            frames.append(frame.copy())
-
-        def close(self):
-            pass
-
-    loop = make_loop(plug, Sink()).start()
+    sink = ListSink()
+    frames = sink.frames
+    loop = make_loop(plug, sink).start()
     time.sleep(0.3)
     plug.connected.clear()  # unplugged
     time.sleep(1.6)
@@ -90,16 +88,6 @@ def test_camera_unplugged_shows_placeholder_then_resumes(monkeypatch):
 
 def test_stall_repeats_the_last_good_frame():
     plug = fakes.Plug()
-    out = []
-
-    class Sink:
-        name = "list"
-
-        def send(self, frame):
-            out.append(frame)
-
-        def close(self):
-            pass
 
     class Stalling(fakes.Camera):
         def read(self):
@@ -108,7 +96,7 @@ def test_stall_repeats_the_last_good_frame():
                 return None  # no frame right now
             return super().read()
 
-    loop = FrameLoop(lambda: Stalling(plug), Sink(), lambda f: f, 64, 48, 30.0).start()
+    loop = FrameLoop(lambda: Stalling(plug), ListSink(), lambda f: f, 64, 48, 30.0).start()
     time.sleep(0.5)
     loop.stop()
     assert loop.stats.repeats > 3 and loop.stats.placeholders == 0

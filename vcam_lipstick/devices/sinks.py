@@ -10,6 +10,8 @@ from typing import Protocol
 
 import numpy as np
 
+from . import Closable
+
 log = logging.getLogger(__name__)
 
 VIRTUAL_CAMERA_LABEL = "Lipstick Cam"
@@ -27,15 +29,7 @@ class FrameSink(Protocol):
     def close(self) -> None: ...
 
 
-class _Closable:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class VirtualCameraSink(_Closable):
+class VirtualCameraSink(Closable):
     """pyvirtualcam in BGR (no colour flip on the hot path). ``backend`` selects a registered backend."""
 
     def __init__(self, width: int, height: int, fps: float, backend: str | None = None, device: str | None = None):
@@ -74,7 +68,7 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-class WindowSink(_Closable):
+class WindowSink(Closable):
     """A preview window (OpenCV). Closing the window (or pressing q/Esc) sets ``closed``."""
 
     def __init__(self, title: str = "Lipstick Cam preview"):
@@ -99,7 +93,7 @@ class WindowSink(_Closable):
             self.cv2.destroyWindow(self.name)
 
 
-class VideoFileSink(_Closable):
+class VideoFileSink(Closable):
     """Writes frames to a video file (written under a temporary name, kept only if frames arrived)."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float):
@@ -122,7 +116,7 @@ class VideoFileSink(_Closable):
             self.writer = None
 
 
-class NullSink(_Closable):
+class NullSink(Closable):
     """Discards frames (benchmarks)."""
 
     name = "null"

@@ -17,6 +17,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from . import Closable
+
 log = logging.getLogger(__name__)
 
 DEMO_ATTRIBUTION = (
@@ -40,17 +42,6 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
-class _Closable:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:  # pragma: no cover - overridden
-        pass
-
-
 def _camera_backend() -> int:
     if sys.platform.startswith("win"):
         return cv2.CAP_DSHOW
@@ -59,7 +50,7 @@ def _camera_backend() -> int:
     return cv2.CAP_V4L2
 
 
-class CameraSource(_Closable):
+class CameraSource(Closable):
     """A physical webcam by index. Logs the requested vs. the applied capture settings once."""
 
     paced = True
@@ -107,7 +98,7 @@ def list_cameras(max_index: int = 6) -> list[int]:
     return found
 
 
-class VideoFileSource(_Closable):
+class VideoFileSource(Closable):
     """A video file, looped, delivered at its own frame rate by the frame loop."""
 
     paced = False
@@ -144,7 +135,7 @@ def load_demo_face() -> np.ndarray:
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
-class DemoSource(_Closable):
+class DemoSource(Closable):
     """A public-domain portrait swaying gently in a soft backdrop; needs no camera.
 
     The sway is a pendulum through ``POSES`` pre-rendered poses played forth and back, so the demo
