@@ -12,6 +12,7 @@ def isolated_dirs(tmp_path, monkeypatch):
     """Settings, logs and autostart entries go to a temporary folder, never the user's."""
     monkeypatch.setenv("VCAM_LIPSTICK_CONFIG", str(tmp_path / "config"))
     monkeypatch.setenv("VCAM_LIPSTICK_LOGS", str(tmp_path / "logs"))
+    monkeypatch.setenv("VCAM_LIPSTICK_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

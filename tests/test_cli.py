@@ -137,3 +137,13 @@ def test_version_and_help_are_fast_and_import_nothing_heavy():
             "print(sorted(m for m in ('onnxruntime', 'torch', 'pystray', 'pyvirtualcam') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert "vcam-lipstick" in out.stdout and out.stdout.strip().endswith("[]")
+
+
+def test_bench_json_reports_stages_and_the_study_baselines(capsys):
+    assert main(["bench", "--frames", "12", "--size", "640x360", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("ms_per_frame", "acquire_ms", "track_ms", "infer_ms", "paste_ms", "fps", "baseline_ms_per_frame",
+                "speedup", "scratch_unet_ms_per_frame"):
+        assert result[key] > 0, key
+    assert result["frames_with_lips"] == 12 and result["tracking_frames"] >= 10
+    assert result["speedup"] == pytest.approx(result["baseline_ms_per_frame"] / result["ms_per_frame"])

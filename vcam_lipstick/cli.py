@@ -208,17 +208,18 @@ def cmd_bench(args) -> int:
 
     tracker = load_tracker(threads=args.threads)
     frames = bench_frames(args.video, args.size, args.frames)
-    baseline = None
+    baselines = []
     if not args.no_baseline:
         try:
-            from .evaluation.baseline import StudyBaseline
-            from .settings import config_dir
+            from .evaluation.baseline import ARCHITECTURES, StudyBaseline
+            from .settings import cache_dir
 
-            baseline = StudyBaseline(tracker.detector, config_dir().parent / "vcam-lipstick-cache" / "vgg11_unet_256.onnx",
-                                     threads=args.threads)
+            cache = cache_dir()
+            baselines = [StudyBaseline(tracker.detector, cache / f"{name}_256.onnx", threads=args.threads,
+                                       architecture=name) for name in ARCHITECTURES]
         except ImportError:
-            print("note: the baseline needs the 'onnx' package (pip install onnx); skipped", file=sys.stderr)
-    result = run_bench(tracker, frames, baseline)
+            print("note: the baselines need the 'onnx' package (pip install onnx); skipped", file=sys.stderr)
+    result = run_bench(tracker, frames, baselines)
     result["threads"] = args.threads
     result["source"] = str(args.video) if args.video else "demo"
     if args.json:
@@ -231,8 +232,9 @@ def cmd_bench(args) -> int:
     print(f"acquire    {result['acquire_ms']:.2f} ms (detector {result['detector_ms']:.2f} ms)")
     print(f"lips found in {result['frames_with_lips']}/{result['frames']} frames")
     if "baseline_ms_per_frame" in result:
-        print(f"baseline   {result['baseline_ms_per_frame']:.1f} ms/frame ({result['baseline']})")
-        print(f"speedup    {result['speedup']:.0f}x")
+        print(f"baseline   {result['baseline_ms_per_frame']:.1f} ms/frame ({result['baseline']}), "
+              f"speedup {result['speedup']:.0f}x")
+        print(f"scratch    {result['scratch_unet_ms_per_frame']:.1f} ms/frame (the study's scratch UNet at 256)")
     return 0
 
 

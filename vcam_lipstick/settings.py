@@ -37,6 +37,15 @@ def log_dir() -> Path:
     return Path(user_log_dir(APP_NAME, appauthor=False))
 
 
+def cache_dir() -> Path:
+    override = os.environ.get("VCAM_LIPSTICK_CACHE")
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir(APP_NAME, appauthor=False))
+
+
 @dataclass
 class Settings:
     enabled: bool = True

@@ -1,4 +1,4 @@
-"""The original study's recipe, for speed comparison: full face resized to 256x256 -> UNet with a
+"""The original study's recipes, for speed comparison: full face resized to 256x256 -> UNet with a
 VGG11 encoder (segmentation_models_pytorch layout: encoder without batch norm, decoder channels
 256-128-64-32-16) -> sigmoid -> threshold, pasted back into the frame.
 
@@ -16,9 +16,13 @@ import numpy as np
 
 VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 DECODER = [256, 128, 64, 32, 16]
+# The study's from-scratch UNet: four levels, base width 16, same full-face 256x256 input.
+SCRATCH = [16, 16, "M", 32, 32, "M", 64, 64, "M", 128, 128, "M", 256, 256, "M"]
+SCRATCH_DECODER = [128, 64, 32, 16, 16]
+ARCHITECTURES = {"vgg11-unet": (VGG11, DECODER), "scratch-unet": (SCRATCH, SCRATCH_DECODER)}
 
 
-def build_vgg11_unet(path: Path, size: int = 256, seed: int = 0) -> Path:
+def build_unet(path: Path, architecture: str = "vgg11-unet", size: int = 256, seed: int = 0) -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -37,8 +41,9 @@ def build_vgg11_unet(path: Path, size: int = 256, seed: int = 0) -> Path:
         nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"]))
         return f"r{i}"
 
+    encoder, decoder = ARCHITECTURES[architecture]
     x, cin, skips = "input", 3, []
-    for item in VGG11:
+    for item in encoder:
         if item == "M":
             skips.append((x, cin))
             i = next(counter)
@@ -47,8 +52,8 @@ def build_vgg11_unet(path: Path, size: int = 256, seed: int = 0) -> Path:
         else:
             x, cin = conv(x, cin, item), item
     inits.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"))
-    skips = skips[:-1][::-1]  # the deepest pooled output is the bottleneck, not a skip
-    for level, cout in enumerate(DECODER):
+    skips = skips[::-1]  # deepest first: each decoder level upsamples x2 and meets the skip of that size
+    for level, cout in enumerate(decoder):
         i = next(counter)
         nodes.append(helper.make_node("Resize", [x, "", "scales"], [f"u{i}"], mode="nearest"))
         x = f"u{i}"
@@ -66,18 +71,22 @@ def build_vgg11_unet(path: Path, size: int = 256, seed: int = 0) -> Path:
         [helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, size, size])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
+    tmp = path.with_name(path.name + ".tmp")
+    onnx.save(model, str(tmp))
+    tmp.replace(path)  # never leave half a model in the cache
     return path
 
 
 class StudyBaseline:
     """Per frame: detect the face, resize it to 256x256, run the VGG11-UNet, threshold, paste back."""
 
-    def __init__(self, detector, model_path: Path, threads: int = 1, size: int = 256):
+    def __init__(self, detector, model_path: Path, threads: int = 1, size: int = 256,
+                 architecture: str = "vgg11-unet"):
         from ..model.session import create_session
 
         if not Path(model_path).is_file():
-            build_vgg11_unet(Path(model_path), size)
+            build_unet(Path(model_path), architecture, size)
+        self.architecture = architecture
         self.detector = detector
         self.session = create_session(model_path, threads)
         self.size = size

@@ -38,7 +38,7 @@ def _median(values: list[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 
 
-def run_bench(tracker, frames: list[np.ndarray], baseline=None, acquisitions: int = 15) -> dict:
+def run_bench(tracker, frames: list[np.ndarray], baselines=(), acquisitions: int = 15) -> dict:
     """Median milliseconds per stage while tracking, of full acquisitions, and of the baseline."""
     tracker.reset()
     stages = {"acquire": [], "track": [], "infer": [], "paste": [], "total": []}
@@ -70,9 +70,12 @@ def run_bench(tracker, frames: list[np.ndarray], baseline=None, acquisitions: in
         "acquire_ms": _median(acquire),
     }
     result["fps"] = 1000.0 / result["ms_per_frame"] if result["ms_per_frame"] > 0 else float("nan")
-    if baseline is not None:
+    for baseline in baselines:
         times = [baseline.process(f)[1] for f in frames[: min(len(frames), 20)]]
-        result["baseline"] = "study recipe: face -> 256x256 -> VGG11-UNet (onnxruntime, same threads)"
-        result["baseline_ms_per_frame"] = _median(times)
-        result["speedup"] = result["baseline_ms_per_frame"] / result["ms_per_frame"]
+        if baseline.architecture == "vgg11-unet":
+            result["baseline"] = "study recipe: face -> 256x256 -> VGG11-UNet (onnxruntime, same threads)"
+            result["baseline_ms_per_frame"] = _median(times)
+            result["speedup"] = result["baseline_ms_per_frame"] / result["ms_per_frame"]
+        else:
+            result["scratch_unet_ms_per_frame"] = _median(times)
     return result
