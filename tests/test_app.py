@@ -178,3 +178,19 @@ def test_headless_run_shuts_down_within_a_second_on_sigterm(tmp_path):
     assert time.monotonic() - t < 1.5
     assert proc.returncode == 0
     assert (tmp_path / "out.mp4").stat().st_size > 0
+
+
+def test_virtual_camera_takes_the_source_resolution_and_rate(tmp_path):
+    from vcam_lipstick.media import VideoWriter
+
+    clip = tmp_path / "cam.mp4"
+    with VideoWriter(clip, 160, 120, 24.0) as w:
+        for i in range(10):
+            w.write(np.full((120, 160, 3), 20 * i, np.uint8))
+    c = Controller(SettingsStore(tmp_path / "cfg"), notify=lambda m: None, tracker_factory=lambda: None)
+    loop = c.start(str(clip), None, max_frames=4, backend="recording")
+    assert loop.wait(10)
+    c.stop()
+    backend = fakes.RecordingBackend.instances[-1]
+    assert (backend.width, backend.height, backend.fps) == (160, 120, 24.0)
+    assert backend.frames[0].shape == (120, 160, 3)

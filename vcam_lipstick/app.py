@@ -243,54 +243,81 @@ class Controller:
         return LipstickPipeline(tracker, on_error=self.notify)
 
     def open_source_factory(self, source_spec: str | None):
-        """A callable that (re)opens the source. With no spec: the camera, or the demo if none exists."""
+        """(opener, first): ``opener()`` (re)opens the source; ``first`` is already open (or None if the
+        source is unavailable right now). With no spec: the webcam, or the demo if there is none."""
         s = self.settings
         if source_spec is not None:
             self.source_label = source_spec
-            return lambda: open_source(source_spec, s.width, s.height, s.fps)
-        camera = first_camera(s)
-        if camera is None and s.camera < 0:
-            self.source_label = "demo (no webcam found)"
-            self.notify("No webcam found: showing the built-in demo. Plug in a camera and pick it under Camera.")
-            return lambda: DemoSource(s.width, s.height, s.fps)
-        index = camera.index if camera is not None else s.camera
-        self.source_label = f"camera {index}"
-        pending = [camera]
+
+            def opener():
+                return open_source(source_spec, s.width, s.height, s.fps)
+
+            try:
+                first = opener()
+            except SourceError as exc:
+                self.notify(f"{exc}; retrying every 2 s")
+                first = None
+        else:
+            first = first_camera(s)
+            if first is None and s.camera < 0:
+                self.source_label = "demo (no webcam found)"
+                self.notify("No webcam found: showing the built-in demo. Plug in a camera and pick it under Camera.")
+
+                def opener():
+                    return DemoSource(s.width, s.height, s.fps)
+
+                first = opener()
+            else:
+                index = first.index if first is not None else s.camera
+                self.source_label = f"camera {index}"
+
+                def opener():
+                    return CameraSource(index, s.width, s.height, s.fps)
+
+        pending = [first] if first is not None else []
 
         def reopen():
-            if pending and pending[0] is not None:
-                return pending.pop()
-            pending.clear()
-            return CameraSource(index, s.width, s.height, s.fps)
+            return pending.pop() if pending else opener()
 
-        return reopen
+        return reopen, first
 
     def open_output(self, sink_spec: str | None, backend: str | None = None):
-        s = self.settings
+        width, height, fps = self.frame_format
         if sink_spec is not None:
-            return open_sink(sink_spec, s.width, s.height, s.fps, backend=backend)
+            return open_sink(sink_spec, width, height, fps, backend=backend)
         try:
-            return VirtualCameraSink(s.width, s.height, s.fps, backend=backend)
+            return VirtualCameraSink(width, height, fps, backend=backend)
         except SinkError as exc:
             self.notify(f"{exc}. Run 'vcam-lipstick doctor' to install one; showing a preview instead.")
             if display_available():
                 return WindowSink()
             path = Path.cwd() / "lipstick-preview.mp4"
             self.notify(f"No display either: writing the preview to {path}")
-            return open_sink(str(path), s.width, s.height, s.fps)
+            return open_sink(str(path), width, height, fps)
 
     def start(self, source_spec: str | None = None, sink_spec: str | None = None, max_frames: int | None = None,
               backend: str | None = None) -> FrameLoop:
         pipeline = self.build_pipeline()
-        primary = self.open_output(sink_spec, backend)
+        opener, first = self.open_source_factory(source_spec)
+        # Publish at the source's own size and rate, so frames need no resizing on the hot path.
+        s = self.settings
+        self.frame_format = (first.width, first.height, first.fps) if first is not None else (s.width, s.height, s.fps)
+        try:
+            primary = self.open_output(sink_spec, backend)
+        except BaseException:
+            if first is not None:
+                first.close()
+            raise
         self.sink = OutputSink(primary)
         self.sink.want_preview(self.settings.show_preview)
-        opener = self.open_source_factory(source_spec)
-        s = self.settings
-        self.loop = FrameLoop(opener, self.sink, lambda frame: pipeline.apply(frame, self.view), s.width, s.height,
-                              s.fps, max_frames=max_frames, on_status=self._on_status)
         self._loop_args = (opener, pipeline, max_frames)
+        self.loop = self._make_loop(opener, pipeline, max_frames)
         return self.loop.start()
+
+    def _make_loop(self, opener, pipeline, max_frames) -> FrameLoop:
+        width, height, fps = self.frame_format
+        return FrameLoop(opener, self.sink, lambda frame: pipeline.apply(frame, self.view), width, height, fps,
+                         max_frames=max_frames, on_status=self._on_status)
 
     def restart_loop(self) -> None:
         """Reopen the source (a different camera) keeping the sink and the model."""
@@ -298,11 +325,12 @@ class Controller:
             return
         opener, pipeline, max_frames = self._loop_args
         self.loop.stop()
-        s = self.settings
-        opener = self.open_source_factory(None) if self.source_label.startswith(("camera", "demo")) else opener
-        pipeline.tracker and pipeline.tracker.reset()
-        self.loop = FrameLoop(opener, self.sink, lambda frame: pipeline.apply(frame, self.view), s.width, s.height,
-                              s.fps, max_frames=max_frames, on_status=self._on_status)
+        if self.source_label.startswith(("camera", "demo")):
+            opener, _ = self.open_source_factory(None)
+        if pipeline.tracker is not None:
+            pipeline.tracker.reset()
+        self._loop_args = (opener, pipeline, max_frames)
+        self.loop = self._make_loop(opener, pipeline, max_frames)
         self.loop.start()
 
     def _on_status(self, status: str) -> None:
