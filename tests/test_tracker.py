@@ -113,3 +113,14 @@ def test_box_from_face_uses_the_mouth_corners():
     F.landmarks = np.array([[80, 50], [120, 50 + 40 * math.tan(0.3)], [100, 70], [85, 90], [115, 90 + 30 * math.tan(0.3)]],
                            np.float32)
     assert abs(box_from_face(F()).angle - 0.3) < 0.01
+
+
+def test_a_detector_miss_during_a_recheck_keeps_the_track(demo_frame):
+    from vcam_lipstick.model.bundle import load_tracker
+
+    tracker = load_tracker()
+    tracker.options.redetect_every = 2
+    assert tracker.process(demo_frame)
+    tracker.detector.detect = lambda frame, min_score=None: []  # the detector now sees nothing
+    for _ in range(6):
+        assert tracker.process(demo_frame), "lipstick blinked off when the detector missed"

@@ -178,8 +178,9 @@ class LipTracker:
         box = smooth_box(track.box, found) if self.options.smoothing else found
         return Track(box, result, 0)
 
-    def _overlaps(self, box: MouthBox, tracks: list[Track]) -> bool:
-        return any(math.hypot(box.cx - t.box.cx, box.cy - t.box.cy) < 0.6 * max(box.width, t.box.width) for t in tracks)
+    @staticmethod
+    def _overlaps(box: MouthBox, others: list[MouthBox]) -> bool:
+        return any(math.hypot(box.cx - o.cx, box.cy - o.cy) < 0.6 * max(box.width, o.width) for o in others)
 
     def process(self, frame: np.ndarray) -> list[LipMask]:
         """Track mouths in the next video frame (BGR uint8, any size)."""
@@ -198,15 +199,17 @@ class LipTracker:
         return self._paste_all([t for t in tracks if t.misses == 0], frame.shape)
 
     def _recheck(self, frame: np.ndarray, tracks: list[Track]) -> list[Track]:
-        """Periodic detector pass: drop tracks that left every face, pick up new faces."""
+        """Periodic detector pass: drop tracks that left every detected face, pick up new faces."""
         t = time.perf_counter()
         faces = self._faces(frame)
         self.times.acquire += time.perf_counter() - t
         self.times.acquired = True
         boxes = [box_from_face(f) for f in faces]
-        kept = [tr for tr in tracks if self._overlaps(tr.box, [Track(b) for b in boxes])]
+        if not boxes:
+            return tracks  # a detector miss (blur, a turned head) is likelier than lips on a non-face
+        kept = [tr for tr in tracks if self._overlaps(tr.box, boxes)]
         for box in boxes:
-            if not self._overlaps(box, kept):
+            if not self._overlaps(box, [tr.box for tr in kept]):
                 new = self._refine(frame, box)
                 if new is not None:
                     kept.append(new)
