@@ -60,8 +60,11 @@ class ControlWindow:
     def rebuild(self) -> None:
         if self.frame is not None:
             self.frame.destroy()
+        self._vars = []  # Tk variables must outlive this call or their check marks vanish
         self.frame = self.tk.Frame(self.root, padx=8, pady=8)
         self.frame.pack(fill="both", expand=True)
+        swatch = self.tk.Frame(self.frame, height=14, bg=self.controller.shade().hex)
+        swatch.pack(fill="x", pady=(0, 6))
         for entry in self.controller.menu():
             self._add(self.frame, entry)
 
@@ -77,6 +80,7 @@ class ControlWindow:
             button.pack(fill="x", pady=1)
         elif e.checked is not None:
             var = tk.BooleanVar(value=e.checked)
+            self._vars.append(var)
             tk.Checkbutton(parent, text=e.text, variable=var, anchor="w", command=e.action).pack(fill="x")
         else:
             tk.Button(parent, text=e.text, anchor="w", command=e.action).pack(fill="x", pady=1)
@@ -88,7 +92,9 @@ class ControlWindow:
                 self._fill(sub, e.children)
                 menu.add_cascade(label=e.text, menu=sub)
             elif e.checked is not None:
-                menu.add_checkbutton(label=e.text, command=e.action, variable=self.tk.BooleanVar(value=e.checked))
+                var = self.tk.BooleanVar(value=e.checked)
+                self._vars.append(var)
+                menu.add_checkbutton(label=e.text, command=e.action, variable=var)
             else:
                 menu.add_command(label=e.text, command=e.action)
 
