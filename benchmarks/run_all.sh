@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Re-measure every target into OUT (default /tmp/vcam-results). Needs ../shared/data for the data-bound
+# parts; the MediaPipe baseline needs its own venv (see benchmarks/mediapipe_baseline.py), skipped if absent.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-/tmp/vcam-results}
+DATA=${VCAM_LIPSTICK_DATA:-../shared/data}
+MPVENV=${MPVENV:-/work/mpvenv}
+mkdir -p "$OUT"
+run() { echo "== $1"; shift; "$@"; }
+run "eval val"     vcam-lipstick eval --data "$DATA/lips/val" --json --report "$OUT/report_val" > "$OUT/eval_val.json"
+[ -d "$OUT/webcam_val" ] || vcam-lipstick synth --data "$DATA/lips/val" --out "$OUT/webcam_val" 2>/dev/null
+run "eval webcam"  vcam-lipstick eval --data "$OUT/webcam_val" --json --report "$OUT/report_webcam" > "$OUT/eval_webcam.json"
+run "bench demo"   vcam-lipstick bench --json > "$OUT/bench_demo.json"
+run "bench clip"   vcam-lipstick bench --video "$DATA/clips/videos/v02_woman-indoor-wide-speaking.mp4" --json > "$OUT/bench_v02.json"
+run "clips"        python benchmarks/clips_bench.py --json > "$OUT/clips.json"
+run "render"       python benchmarks/render_metrics.py --data "$DATA/lips/val" --json > "$OUT/render.json"
+run "stability"    python benchmarks/stability.py --json > "$OUT/stability.json"
+run "app"          python benchmarks/app_bench.py --seconds 60 --json > "$OUT/app.json"
+if [ -x "$MPVENV/bin/python" ]; then
+    run "mediapipe val"    "$MPVENV/bin/python" benchmarks/mediapipe_baseline.py --data "$DATA/lips/val" \
+        --video "$DATA/clips/videos/v02_woman-indoor-wide-speaking.mp4" --json > "$OUT/mediapipe_val.json"
+    run "mediapipe webcam" "$MPVENV/bin/python" benchmarks/mediapipe_baseline.py --data "$OUT/webcam_val" --json \
+        > "$OUT/mediapipe_webcam.json"
+fi
+du -b vcam_lipstick/models/*.onnx | awk '{s+=$1} END {print "onnx bytes", s}' > "$OUT/model_size.txt"
+echo "results in $OUT"
