@@ -33,8 +33,9 @@ class LipMask:
 
     def paint_labels(self, out: np.ndarray, threshold: float = 0.5) -> None:
         h, w = self.shape
+        # Mouth vs background on the summed mouth probabilities, then the likeliest mouth class.
         best = self.alpha.argmax(axis=2).astype(np.uint8) + 1
-        best[self.alpha.max(axis=2) < threshold] = 0
+        best[self.alpha.sum(axis=2) < threshold] = 0
         region = out[self.y0 : self.y0 + h, self.x0 : self.x0 + w]
         np.maximum(region, best, out=region, where=best > 0)
 
