@@ -98,7 +98,7 @@ def test_box_smoothing_damps_jitter_but_follows_motion():
 def test_probability_blend_averages_noise_and_takes_motion():
     prev = np.full((3, 4, 4), 0.5, np.float32)
     noisy = prev + 0.04
-    assert np.allclose(blend_probs(prev, noisy), 0.5 + 0.3 * 0.04)
+    assert np.allclose(blend_probs(prev, noisy), 0.5 + 0.15 * 0.04)
     jump = np.full_like(prev, 1.0)
     assert np.allclose(blend_probs(prev, jump), 1.0)
 
