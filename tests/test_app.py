@@ -194,3 +194,13 @@ def test_virtual_camera_takes_the_source_resolution_and_rate(tmp_path):
     backend = fakes.RecordingBackend.instances[-1]
     assert (backend.width, backend.height, backend.fps) == (160, 120, 24.0)
     assert backend.frames[0].shape == (120, 160, 3)
+
+
+def test_camera_menu_lists_probed_cameras(controller, monkeypatch):
+    monkeypatch.setattr("vcam_lipstick.devices.sources.list_cameras", lambda n, skip=(): [2])
+    controller.source_label = "camera 0"
+    controller.refresh_cameras()
+    cameras = [e.text for e in find(controller.menu(), "Camera").children]
+    assert cameras == ["Automatic", "Camera 0", "Camera 2"]
+    find(controller.menu(), "Camera 2").action()
+    assert controller.settings.camera == 2 and find(controller.menu(), "Camera 2").checked

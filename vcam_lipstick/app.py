@@ -312,7 +312,9 @@ class Controller:
         self.sink.want_preview(self.settings.show_preview)
         self._loop_args = (opener, pipeline, max_frames)
         self.loop = self._make_loop(opener, pipeline, max_frames)
-        return self.loop.start()
+        self.loop.start()
+        threading.Thread(target=self.refresh_cameras, name="camera-probe", daemon=True).start()
+        return self.loop
 
     def _make_loop(self, opener, pipeline, max_frames) -> FrameLoop:
         width, height, fps = self.frame_format
@@ -332,6 +334,20 @@ class Controller:
         self._loop_args = (opener, pipeline, max_frames)
         self.loop = self._make_loop(opener, pipeline, max_frames)
         self.loop.start()
+
+    def refresh_cameras(self) -> None:
+        """Fill the Camera menu: the camera in use plus every other one that delivers frames."""
+        from .devices.sources import list_cameras
+
+        in_use = (int(self.source_label.split()[1]),) if self.source_label.startswith("camera ") else ()
+        try:
+            others = list_cameras(4, skip=in_use)
+        except Exception:  # a driver crash while probing must not take the app down
+            log.exception("camera probe failed")
+            others = []
+        self.cameras = tuple(sorted(set(in_use) | set(others)))
+        for listener in list(self.listeners):
+            listener()
 
     def _on_status(self, status: str) -> None:
         if status.startswith("camera unavailable"):

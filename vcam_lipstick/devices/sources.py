@@ -86,10 +86,14 @@ class CameraSource(Closable):
             self.cap = None
 
 
-def list_cameras(max_index: int = 6) -> list[int]:
-    """Indices of cameras that open and deliver a frame (probing takes a moment per index)."""
+def list_cameras(max_index: int = 6, skip: tuple[int, ...] = ()) -> list[int]:
+    """Indices of cameras that open and deliver a frame (probing takes a moment per index).
+
+    ``skip``: indices not to probe (e.g. the camera in use, which would report busy)."""
     found = []
     for index in range(max_index):
+        if index in skip:
+            continue
         try:
             with CameraSource(index, 640, 480):
                 found.append(index)
