@@ -71,6 +71,8 @@ def process_files(pipeline: LipstickPipeline, inputs: list[Path], output: Path, 
                     raise MediaError(f"{target}: an image needs an image output (.jpg, .png, ...)")
                 image = read_image(Path(src))
                 write_image(target, pipeline.apply(image, view, still=True))
+                if not pipeline.last_masks and view.enabled:
+                    report(f"note: no lips found in {src}; written unchanged")
             result.done += 1
             report(f"wrote {target}")
         except MediaError as exc:

@@ -42,6 +42,7 @@ class LipstickPipeline:
         self.renderer = renderer or LipRenderer()
         self.on_error = on_error
         self.failed = tracker is None
+        self.last_masks: list = []  # the mouths found in the last frame
 
     def apply(self, frame: np.ndarray, view: View, still: bool = False) -> np.ndarray:
         """Return the output frame; ``frame`` is used as scratch space and may be modified."""
@@ -52,6 +53,7 @@ class LipstickPipeline:
         before = frame.copy() if view.compare else None
         try:
             masks = self.tracker.segment_image(frame) if still else self.tracker.process(frame)
+            self.last_masks = masks
             self.renderer.render(frame, masks, view.look)
         except Exception as exc:  # a model error must never take the call down
             self.failed = True
