@@ -53,7 +53,8 @@ def run_bench(tracker, frames: list[np.ndarray], baselines=(), acquisitions: int
             stages["total"].append(t.total * 1000)
     acquire = []
     for frame in frames[:: max(1, len(frames) // acquisitions)][:acquisitions]:
-        tracker.segment_image(frame)
+        tracker.reset()  # the live path's acquisition: detector + two lip passes + paste
+        tracker.process(frame)
         acquire.append(tracker.times.total * 1000)
         stages["acquire"].append(tracker.times.acquire * 1000)
     result = {
