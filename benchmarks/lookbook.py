@@ -41,10 +41,12 @@ def row_for(image, tracker, book, renderer, cell):
     masks = tracker.segment_image(image)
     if not masks:
         return None
-    m = masks[0]
-    h, w = m.shape
-    cy, cx = m.y0 + h // 2, m.x0 + w // 2
-    half = int(max(h, w) * 0.95)
+    labels = np.zeros(image.shape[:2], np.uint8)
+    for mk in masks:
+        mk.paint_labels(labels)
+    ys, xs = np.nonzero(labels > 0)
+    cy, cx = int(ys.mean()), int(xs.mean())
+    half = int((xs.max() - xs.min()) * 0.55) + 4  # the mouth fills most of the cell's height
     y0, y1 = max(0, cy - half), min(image.shape[0], cy + half)
     x0, x1 = max(0, cx - int(half * 1.2)), min(image.shape[1], cx + int(half * 1.2))
 
@@ -53,9 +55,6 @@ def row_for(image, tracker, book, renderer, cell):
 
     tiles = [label(crop(image), "original")]
     shade = book.get(STUDY_SHADE)
-    labels = np.zeros(image.shape[:2], np.uint8)
-    for mk in masks:
-        mk.paint_labels(labels)
     lips = (labels == 1) | (labels == 2)
     color = np.zeros_like(image)
     color[:] = shade.rgb[::-1]

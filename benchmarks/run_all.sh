@@ -7,7 +7,7 @@ OUT=${1:-/tmp/vcam-results}
 DATA=${VCAM_LIPSTICK_DATA:-../shared/data}
 MPVENV=${MPVENV:-/work/mpvenv}
 mkdir -p "$OUT"
-run() { echo "== $1"; shift; "$@"; }
+run() { echo "== $1" >&2; shift; "$@"; }
 run "eval val"     vcam-lipstick eval --data "$DATA/lips/val" --json --report "$OUT/report_val" > "$OUT/eval_val.json"
 [ -d "$OUT/webcam_val" ] || vcam-lipstick synth --data "$DATA/lips/val" --out "$OUT/webcam_val" 2>/dev/null
 run "eval webcam"  vcam-lipstick eval --data "$OUT/webcam_val" --json --report "$OUT/report_webcam" > "$OUT/eval_webcam.json"
