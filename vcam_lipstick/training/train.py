@@ -153,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
     parser.add_argument("--models", default="vcam_lipstick/models", help="where --export writes lips.onnx")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.StreamHandler(sys.stderr), logging.FileHandler(Path(args.out).parent / "train.log")
-                                  if Path(args.out).parent.exists() else logging.StreamHandler(sys.stderr)])
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if not args.export:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(Path(args.out) / "train.log"))  # metrics per epoch, kept with the run
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers)
     if args.export:
         from .export import export_checkpoint
 

@@ -1,0 +1,53 @@
+"""A few-step smoke run of training (torch, [train] extra): checkpoints, metrics per epoch, resume."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import ellipse_labels
+
+
+def make_dataset(root, n=6):
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "masks").mkdir(parents=True)
+        for i in range(n):
+            labels = ellipse_labels(512, 512, (256 + int(rng.integers(-20, 20)), 370), (60, 24))
+            image = np.full((512, 512, 3), (150, 170, 210), np.uint8)
+            image[(labels == 1) | (labels == 2)] = (110, 100, 190)
+            image[labels == 3] = (230, 235, 235)
+            cv2.imwrite(str(root / split / "images" / f"f{i}.jpg"), image)
+            cv2.imwrite(str(root / split / "masks" / f"f{i}.png"), labels)
+
+
+def test_training_smoke_run_checkpoints_and_resumes(tmp_path):
+    pytest.importorskip("torch")
+    from vcam_lipstick.training.train import main
+
+    make_dataset(tmp_path / "data")
+    out = tmp_path / "run"
+    args = ["--data", str(tmp_path / "data"), "--out", str(out), "--epochs", "2", "--batch", "3", "--threads", "1"]
+    assert main(args + ["--minutes", "0.001"]) == 0  # stops after the first epoch: the time budget
+    history = json.loads((out / "history.json").read_text())
+    assert len(history) == 1 and {"loss", "lip_iou", "upper_iou", "lower_iou"} <= set(history[0])
+    assert (out / "last.pt").is_file() and (out / "best.pt").is_file()
+    assert main(args) == 0  # resumes at epoch 1 instead of starting over
+    assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [0, 1]
+
+
+def test_runtime_never_imports_torch(tmp_path):
+    code = ("import sys, numpy as np\n"
+            "from vcam_lipstick.model.bundle import load_tracker\n"
+            "from vcam_lipstick.pipeline import LipstickPipeline, View\n"
+            "from vcam_lipstick.processing.shades import ShadeBook\n"
+            "s = ShadeBook.load().get('Plum')\n"
+            "from vcam_lipstick.processing.shades import Look\n"
+            "LipstickPipeline(load_tracker()).apply(np.zeros((240, 320, 3), np.uint8), View(Look(s, s.finish)))\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
