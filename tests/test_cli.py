@@ -147,3 +147,13 @@ def test_bench_json_reports_stages_and_the_study_baselines(capsys):
         assert result[key] > 0, key
     assert result["frames_with_lips"] == 12 and result["tracking_frames"] >= 10
     assert result["speedup"] == pytest.approx(result["baseline_ms_per_frame"] / result["ms_per_frame"])
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["run", "--no-tray", "--source", "missing.mp4", "--sink", "null"], "no such file"),
+    (["run", "--no-tray", "--source", "demo", "--sink", "out.gif", "--frames", "2"], "unsupported video container"),
+])
+def test_run_with_a_bad_source_or_sink_is_one_line(argv, needle, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    assert needle in one_line_error(capsys)

@@ -255,6 +255,8 @@ class Controller:
             try:
                 first = opener()
             except SourceError as exc:
+                if not source_spec.isdigit():
+                    raise  # a missing or broken file will not come back: say so and stop
                 self.notify(f"{exc}; retrying every 2 s")
                 first = None
         else:
