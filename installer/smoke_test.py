@@ -28,6 +28,9 @@ def main() -> int:
     if run.returncode != 0 or not out.is_file() or out.stat().st_size < 1000:
         print(f"FAIL demo run (exit {run.returncode}): {run.stderr[-2000:]}")
         return 1
+    if "model unavailable" in run.stderr.lower() or "model failed" in run.stderr.lower():
+        print(f"FAIL the models did not load in the build: {run.stderr[-2000:]}")
+        return 1
     print(f"OK {version.stdout.strip()}; demo run wrote {out} ({out.stat().st_size} bytes)")
     return 0
 
