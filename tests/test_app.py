@@ -8,9 +8,9 @@ import pytest
 
 import fakes
 from vcam_lipstick.app import Controller
-from vcam_lipstick.menu import build_menu, find
+from vcam_lipstick.menu import find
 from vcam_lipstick.settings import SettingsStore
-from vcam_lipstick.system import AlreadyRunning, SingleInstance, autostart_path, set_autostart
+from vcam_lipstick.system import AlreadyRunning, SingleInstance, autostart_path
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 import math
 
-import cv2
 import numpy as np
 import pytest
 

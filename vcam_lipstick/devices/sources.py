@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import time
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
@@ -194,12 +193,3 @@ def open_source(spec: str, width: int = 1280, height: int = 720, fps: float = 30
     if spec.isdigit():
         return CameraSource(int(spec), width, height, fps)
     return VideoFileSource(Path(spec))
-
-
-def wait_frame_interval(last: float, fps: float) -> float:
-    """Sleep until 1/fps after ``last`` (monotonic seconds); returns the new time."""
-    target = last + 1.0 / fps
-    delay = target - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-    return max(target, time.monotonic() - 1.0 / fps)

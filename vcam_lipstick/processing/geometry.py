@@ -28,9 +28,6 @@ class MouthBox:
     height: float
     angle: float
 
-    def scaled(self, factor: float) -> "MouthBox":
-        return MouthBox(self.cx * factor, self.cy * factor, self.width * factor, self.height * factor, self.angle)
-
 
 def crop_matrix(box: MouthBox, crop_w: int, crop_h: int, width_fraction: float = MOUTH_WIDTH_FRACTION) -> np.ndarray:
     """2x3 float64 affine matrix mapping frame (x, y) to crop pixels, mouth centred and level."""
