@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shade", help="shade name or #RRGGBB (saved as the current shade)")
     run.add_argument("--size", type=_size, default=None, help="frame size, e.g. 1280x720")
     run.add_argument("--fps", type=_positive, default=None)
+    run.add_argument("--all-faces", action="store_true", help="lipstick on every face, not only the largest")
 
     seg = sub.add_parser("segment", help="write lip label maps for images (0 bg, 1 upper, 2 lower, 3 inner mouth)")
     seg.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--intensity", type=_intensity, default=85, help="0-100 (default 85)")
     pr.add_argument("--liner", action="store_true", help="a slightly deeper lip edge")
     pr.add_argument("--compare", action="store_true", help="before/after split")
+    pr.add_argument("--all-faces", action="store_true", help="every face, not only the largest")
 
     sub.add_parser("shades", help="list the shades with colour swatches")
     doc = sub.add_parser("doctor", help="check the webcam, virtual camera driver and models; say what to install")
@@ -155,7 +157,7 @@ def cmd_process(args) -> int:
     from .pipeline import LipstickPipeline, View
 
     view = View(_look(args), compare=args.compare)  # bad shade/finish: exit 2 before loading anything
-    pipeline = LipstickPipeline(load_tracker())
+    pipeline = LipstickPipeline(load_tracker(all_faces=args.all_faces))
     result = process_files(pipeline, args.inputs, args.output, view, report=lambda m: print(m, file=sys.stderr))
     return 1 if result.failed else 0
 
@@ -258,6 +260,8 @@ def cmd_run(args) -> int:
         controller.settings.width, controller.settings.height = args.size
     if args.fps:
         controller.settings.fps = args.fps
+    if args.all_faces:
+        controller.settings.all_faces = True
     with SingleInstance(store.folder):
         if args.no_tray:
             return run_headless(controller, args.source, args.sink, args.frames)
