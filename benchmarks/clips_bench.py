@@ -22,14 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vcam_lipstick.model.bundle import load_tracker  # noqa: E402
+from vcam_lipstick.processing.mask import lip_pixels  # noqa: E402
 from vcam_lipstick.processing.metrics import iou  # noqa: E402
-
-
-def lip_mask(masks, shape):
-    labels = np.zeros(shape[:2], np.uint8)
-    for m in masks:
-        m.paint_labels(labels)
-    return (labels == 1) | (labels == 2)
 
 
 def run_clip(tracker, still, path: Path) -> dict:
@@ -50,12 +44,12 @@ def run_clip(tracker, still, path: Path) -> dict:
         face = bool(tracker.detector.detect(frame, min_score=0.9))
         visible += face
         found_visible += face and has
-        lips = lip_mask(masks, frame.shape) if has else None
+        lips = lip_pixels(masks, frame.shape) if has else None
         if lips is not None and prev is not None and lips.any() and prev.any():
             agree.append(iou(lips, prev))
         prev = lips
         # Does the tracked (smoothed) mask follow the lips? Compare with a fresh per-frame segmentation.
-        fresh = lip_mask(still.segment_image(frame), frame.shape)
+        fresh = lip_pixels(still.segment_image(frame), frame.shape)
         if fresh.any() or (lips is not None and lips.any()):
             follow.append(iou(lips if lips is not None else np.zeros_like(fresh), fresh))
     cap.release()

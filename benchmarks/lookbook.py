@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vcam_lipstick.devices.sources import load_demo_face  # noqa: E402
 from vcam_lipstick.media import read_image, write_image  # noqa: E402
 from vcam_lipstick.model.bundle import load_tracker  # noqa: E402
+from vcam_lipstick.processing.mask import labels_of  # noqa: E402
 from vcam_lipstick.processing.render import LipRenderer  # noqa: E402
 from vcam_lipstick.processing.shades import Finish, Look, ShadeBook  # noqa: E402
 
@@ -41,9 +42,7 @@ def row_for(image, tracker, book, renderer, cell):
     masks = tracker.segment_image(image)
     if not masks:
         return None
-    labels = np.zeros(image.shape[:2], np.uint8)
-    for mk in masks:
-        mk.paint_labels(labels)
+    labels = labels_of(masks, image.shape)
     ys, xs = np.nonzero(labels > 0)
     cy, cx = int(ys.mean()), int(xs.mean())
     half = int((xs.max() - xs.min()) * 0.55) + 4  # the mouth fills most of the cell's height

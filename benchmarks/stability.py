@@ -20,14 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vcam_lipstick.devices.sources import DemoSource  # noqa: E402
 from vcam_lipstick.model.bundle import load_tracker  # noqa: E402
+from vcam_lipstick.processing.mask import lip_pixels  # noqa: E402
 from vcam_lipstick.processing.metrics import iou  # noqa: E402
-
-
-def lips_of(masks, shape):
-    labels = np.zeros(shape[:2], np.uint8)
-    for m in masks:
-        m.paint_labels(labels)
-    return (labels == 1) | (labels == 2)
 
 
 def repeat_with_noise(tracker, frame, noise, repeats=60, seed=0):
@@ -36,7 +30,7 @@ def repeat_with_noise(tracker, frame, noise, repeats=60, seed=0):
     prev, scores = None, []
     for i in range(repeats):
         noisy = np.clip(frame + rng.normal(0, noise, frame.shape), 0, 255).astype(np.uint8)
-        lips = lips_of(tracker.process(noisy), frame.shape)
+        lips = lip_pixels(tracker.process(noisy), frame.shape)
         if prev is not None and i >= 5:
             scores.append(iou(lips, prev) if (lips.any() or prev.any()) else 1.0)
         prev = lips

@@ -8,6 +8,7 @@ import pytest
 
 from vcam_lipstick.cli import main
 from vcam_lipstick.media import VideoWriter, open_video
+from vcam_lipstick.processing.mask import labels_of
 
 
 @pytest.fixture
@@ -112,9 +113,7 @@ def test_eval_names_a_missing_mask_and_scores_a_folder(face_jpg, tmp_path, capsy
     cv2.imwrite(str(data / "images" / "a.jpg"), image)
     assert main(["eval", "--data", str(data)]) == 1
     assert "a.jpg" in one_line_error(capsys) and "missing mask" in capsys.readouterr().err + "missing mask"
-    labels = np.zeros(image.shape[:2], np.uint8)
-    for m in tracker.segment_image(image):
-        m.paint_labels(labels)
+    labels = labels_of(tracker.segment_image(image), image.shape)
     cv2.imwrite(str(data / "masks" / "a.png"), labels)
     assert main(["eval", "--data", str(data), "--json", "--report", str(tmp_path / "rep")]) == 0
     summary = json.loads(capsys.readouterr().out)

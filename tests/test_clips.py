@@ -1,7 +1,6 @@
 """Opt-in (-m clips): real talking-head clips and photos from ../shared/data (skipped when absent)."""
 
 import cv2
-import numpy as np
 import pytest
 
 pytestmark = pytest.mark.clips

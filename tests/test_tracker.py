@@ -5,14 +5,8 @@ import numpy as np
 
 from vcam_lipstick.model.tracker import box_from_face, blend_probs, smooth_box
 from vcam_lipstick.processing.geometry import MouthBox
+from vcam_lipstick.processing.mask import lip_pixels
 from vcam_lipstick.processing.metrics import iou
-
-
-def lip_pixels(masks, shape):
-    labels = np.zeros(shape[:2], np.uint8)
-    for m in masks:
-        m.paint_labels(labels)
-    return (labels == 1) | (labels == 2)
 
 
 def test_acquires_the_demo_face_mouth_on_a_full_frame(tracker, demo_frame):

@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from .media import IMAGE_EXTS, VIDEO_EXTS, MediaError, VideoWriter, check_output, open_video, read_image, write_image
 from .pipeline import LipstickPipeline, View
+from .processing.mask import labels_of
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,7 @@ def segment_files(tracker, inputs: list[Path], out_dir: Path, report=print) -> B
     for path in inputs:
         try:
             image = read_image(path)
-            labels = np.zeros(image.shape[:2], np.uint8)
-            for mask in tracker.segment_image(image):
-                mask.paint_labels(labels)
+            labels = labels_of(tracker.segment_image(image), image.shape)
             target = out_dir / f"{Path(path).stem}.png"
             check_output(target, inputs)
             write_image(target, labels)

@@ -10,6 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..media import IMAGE_EXTS, MediaError, read_image, write_image
+from ..processing.mask import labels_of
 from ..processing.metrics import ImageScore, ScoreBoard
 
 
@@ -48,11 +49,7 @@ def read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
 
 
 def predict_labels(tracker, image: np.ndarray) -> np.ndarray:
-    masks = tracker.segment_image(image)
-    labels = np.zeros(image.shape[:2], np.uint8)
-    for m in masks:
-        m.paint_labels(labels)
-    return labels
+    return labels_of(tracker.segment_image(image), image.shape)
 
 
 def evaluate_folder(tracker, folder: Path, report: Path | None = None, worst: int = 24,

@@ -51,3 +51,17 @@ class LipMask:
         sub = labels[y0:y1, x0:x1]
         alpha = np.stack([(sub == c).astype(np.float32) for c in (1, 2, 3)], axis=2)
         return cls(int(x0), int(y0), alpha, crop_matrix(box, 128, 96), box.width)
+
+
+def labels_of(masks, shape: tuple[int, ...]) -> np.ndarray:
+    """Full-frame (H, W) uint8 labels from several LipMasks: 0 bg, 1 upper, 2 lower, 3 inner mouth."""
+    labels = np.zeros(shape[:2], np.uint8)
+    for mask in masks:
+        mask.paint_labels(labels)
+    return labels
+
+
+def lip_pixels(masks, shape: tuple[int, ...]) -> np.ndarray:
+    """(H, W) bool: upper or lower lip, from several LipMasks."""
+    labels = labels_of(masks, shape)
+    return (labels == 1) | (labels == 2)
