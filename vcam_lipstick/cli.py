@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     except ShadeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CliError,) as exc:
+    except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
     except (MediaError, ModelError, SourceError, SinkError) as exc:

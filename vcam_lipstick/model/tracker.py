@@ -42,19 +42,19 @@ def box_from_face(face: Face) -> MouthBox:
     return MouthBox(mid[0] - math.sin(angle) * drop, mid[1] + math.cos(angle) * drop, width, 0.42 * width, angle)
 
 
-def mouth_box_of(result: CropResult, previous_angle: float) -> tuple[MouthBox | None, int]:
-    """Box of the mouth pixels of a crop result, in frame pixels, and the pixel count."""
+def mouth_box_of(result: CropResult, previous_angle: float) -> MouthBox | None:
+    """Box of the mouth pixels of a crop result, in frame pixels; None if too few (the mouth is lost)."""
     mouth = result.probs.sum(axis=0) > MOUTH_THRESHOLD
     ys, xs = np.nonzero(mouth)
     if xs.size < MIN_MOUTH_PIXELS:
-        return None, int(xs.size)
+        return None
     inv = invert_affine(result.matrix)
     fx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
     fy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
     # Roll from the lips' principal axis only when the mouth is clearly wider than tall.
     span_x, span_y = np.ptp(xs) + 1, np.ptp(ys) + 1
     hint = None if span_x > 1.6 * span_y else previous_angle
-    return box_from_points(fx, fy, hint), int(xs.size)
+    return box_from_points(fx, fy, hint)
 
 
 def smooth_box(prev: MouthBox, new: MouthBox) -> MouthBox:
@@ -138,7 +138,7 @@ class LipTracker:
             t = time.perf_counter()
             result = self.segmenter.segment(frame, box, flip_average=still and i == passes - 1)
             self.times.infer += time.perf_counter() - t
-            found, _ = mouth_box_of(result, box.angle)
+            found = mouth_box_of(result, box.angle)
             if found is None:
                 return None
             box = found
@@ -171,7 +171,7 @@ class LipTracker:
             prev = cv2.warpAffine(np.ascontiguousarray(track.result.probs.transpose(1, 2, 0)), rel, (w, h),
                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             result.probs = blend_probs(prev.transpose(2, 0, 1), result.probs)
-        found, _ = mouth_box_of(result, track.box.angle)
+        found = mouth_box_of(result, track.box.angle)
         self.times.track += time.perf_counter() - t
         if found is None:
             track.misses += 1
