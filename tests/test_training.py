@@ -51,3 +51,32 @@ def test_runtime_never_imports_torch(tmp_path):
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_run_at_another_crop_geometry_exports_a_model_the_runtime_crops_alike(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from vcam_lipstick.model.segmenter import LipSegmenter
+    from vcam_lipstick.model.spec import load_spec
+    from vcam_lipstick.training.train import main
+
+    make_dataset(tmp_path / "data", n=3)
+    out, models = tmp_path / "run", tmp_path / "models"
+    assert main(["--data", str(tmp_path / "data"), "--out", str(out), "--epochs", "1", "--batch", "3",
+                 "--threads", "1", "--size", "64x48", "--mouth-fraction", "0.7", "--no-pretrained"]) == 0
+    assert main(["--export", str(out / "best.pt"), "--models", str(models)]) == 0
+    spec, onnx_path = load_spec(models / "lips.json")
+    segmenter = LipSegmenter(spec, onnx_path)
+    assert segmenter.size == (64, 48) and segmenter.width_fraction == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize("size", ["128", "100x96", "0x16", "axb"])
+def test_a_bad_crop_size_is_a_one_line_usage_error(size, capsys):
+    pytest.importorskip("torch")
+    from vcam_lipstick.training.train import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--size", size])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--size" in err and "Traceback" not in err

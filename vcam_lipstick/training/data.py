@@ -24,8 +24,15 @@ log = logging.getLogger(__name__)
 class CropConfig:
     width: int = 128
     height: int = 96
+    mouth_fraction: float = MOUTH_WIDTH_FRACTION  # share of the crop's width the mouth spans
     mean_bgr: tuple[float, float, float] = (103.53, 116.28, 123.675)
     std_bgr: tuple[float, float, float] = (57.375, 57.12, 58.395)
+
+    @classmethod
+    def from_run(cls, config: dict) -> "CropConfig":
+        """The crop geometry a run trained with, from its arguments (a checkpoint's saved ``config``)."""
+        width, height = config.get("size") or (cls.width, cls.height)
+        return cls(width=width, height=height, mouth_fraction=config.get("mouth_fraction") or MOUTH_WIDTH_FRACTION)
 
 
 def list_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
@@ -103,14 +110,14 @@ def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig
              flip: bool = False, lowres_p: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Cut a (H, W, 3) BGR crop and its (H, W) label crop for ``box``; augment when ``rng`` is given."""
     w, h = cfg.width, cfg.height
-    m = crop_matrix(box, w, h)
+    m = crop_matrix(box, w, h, cfg.mouth_fraction)
     if flip:
         m = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0, 0, 1]])
     border = cv2.BORDER_REFLECT101
     if rng is not None and rng.random() < lowres_p:
         # Low resolution: render small, then upsample, as for a small face in a webcam frame.
-        # The mouth always spans MOUTH_WIDTH_FRACTION of the crop; shrink it to 18-70 px wide.
-        factor = min(1.0, rng.uniform(18.0, 70.0) / (w * MOUTH_WIDTH_FRACTION))
+        # The mouth always spans cfg.mouth_fraction of the crop; shrink it to 18-70 px wide.
+        factor = min(1.0, rng.uniform(18.0, 70.0) / (w * cfg.mouth_fraction))
         sw, sh = max(8, int(round(w * factor))), max(6, int(round(h * factor)))
         small_m = np.diag([sw / w, sh / h]) @ m
         small = cv2.warpAffine(image, small_m, (sw, sh), flags=cv2.INTER_AREA, borderMode=border)

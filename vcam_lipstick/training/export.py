@@ -83,7 +83,8 @@ def lip_spec(cfg: CropConfig, metrics: dict, name: str = "lips") -> ModelSpec:
         data=LIPS_DATA,
         license=LIPS_LICENSE,
         metrics={k: round(float(v), 4) for k, v in metrics.items()},
-        extra={"architecture": "LipNet: EfficientNet-Lite0 blocks 0-7 + FPN decoder", "mouth_width_fraction": 0.6},
+        extra={"architecture": "LipNet: EfficientNet-Lite0 blocks 0-7 + FPN decoder",
+               "mouth_width_fraction": cfg.mouth_fraction},
     )
 
 
@@ -92,4 +93,4 @@ def export_checkpoint(ckpt_path: Path, models_dir: Path) -> Path:
     model = LipNet()
     model.load_state_dict(ckpt["model"])
     metrics = {f"crop_val_{k}": v for k, v in ckpt.get("metrics", {}).items() if k.endswith("iou")}
-    return export_onnx(model, lip_spec(CropConfig(), metrics), models_dir)
+    return export_onnx(model, lip_spec(CropConfig.from_run(ckpt.get("config", {})), metrics), models_dir)

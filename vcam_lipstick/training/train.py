@@ -69,12 +69,23 @@ def evaluate(model: LipNet, dataset: CropDataset, batch_size: int = 64) -> dict[
     return {"upper_iou": iou[1], "lower_iou": iou[2], "inner_iou": iou[3], "lip_iou": lip_i / max(lip_u, 1)}
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """'128x96' -> (128, 96); both sides must be multiples of 16 (the network's stride)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 128x96, got {text!r}") from None
+    if w <= 0 or h <= 0 or w % 16 or h % 16:
+        raise argparse.ArgumentTypeError(f"crop size {text} must be positive multiples of 16")
+    return w, h
+
+
 def train(args: argparse.Namespace) -> Path:
     seed_everything(args.seed)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = CropConfig()
+    cfg = CropConfig.from_run(vars(args))
     log.info("loading faces from %s", args.data)
     train_store = FaceStore(Path(args.data), "train", limit=args.limit)
     val_store = FaceStore(Path(args.data), "val", limit=args.limit)
@@ -148,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
     parser.add_argument("--no-pretrained", action="store_true")
     parser.add_argument("--init", metavar="CKPT", help="start from a checkpoint's weights (fine-tuning)")
+    parser.add_argument("--size", type=parse_size, default=(128, 96), help="crop size WxH (default 128x96)")
+    parser.add_argument("--mouth-fraction", type=float, default=0.6, help="share of the crop's width the mouth spans")
     parser.add_argument("--lowres-p", type=float, default=0.5, help="share of crops rendered at webcam resolution")
     parser.add_argument("--warmup", type=float, default=0.05, help="share of steps warming up the learning rate")
     parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
