@@ -80,3 +80,16 @@ def test_a_bad_crop_size_is_a_one_line_usage_error(size, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "--size" in err and "Traceback" not in err
+
+
+def test_lovasz_loss_is_one_minus_iou_for_confident_predictions():
+    torch = pytest.importorskip("torch")
+    from vcam_lipstick.training.train import lovasz_loss
+
+    labels = torch.tensor([[[1, 1, 2, 2, 0, 0, 3, 3]]])
+    predicted = torch.tensor([[[1, 2, 2, 2, 0, 0, 3, 0]]])
+    logits = torch.nn.functional.one_hot(predicted, 4).permute(0, 3, 1, 2).float() * 50.0
+    # upper lip IoU 1/2, lower 2/3, inner mouth 1/2, both lips together 4/4.
+    expected = ((1 - 1 / 2) + (1 - 2 / 3) + (1 - 1 / 2) + 0.0) / 4
+    assert lovasz_loss(logits, labels).item() == pytest.approx(expected, abs=1e-4)
+    assert lovasz_loss(torch.nn.functional.one_hot(labels, 4).permute(0, 3, 1, 2).float() * 50.0, labels).item() < 1e-4

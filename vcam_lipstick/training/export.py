@@ -11,7 +11,7 @@ import torch
 
 from ..model.spec import ModelSpec, sha256_of, write_spec
 from .data import CropConfig
-from .net import LipNet
+from .train import build_model
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def export_onnx(model: torch.nn.Module, spec: ModelSpec, out_dir: Path, atol: fl
     return out_dir / f"{spec.name}.json"
 
 
-def lip_spec(cfg: CropConfig, metrics: dict, name: str = "lips") -> ModelSpec:
+def lip_spec(cfg: CropConfig, metrics: dict, architecture: str, name: str = "lips") -> ModelSpec:
     return ModelSpec(
         name=name,
         task="lip-segmentation",
@@ -83,14 +83,14 @@ def lip_spec(cfg: CropConfig, metrics: dict, name: str = "lips") -> ModelSpec:
         data=LIPS_DATA,
         license=LIPS_LICENSE,
         metrics={k: round(float(v), 4) for k, v in metrics.items()},
-        extra={"architecture": "LipNet: EfficientNet-Lite0 blocks 0-7 + FPN decoder",
-               "mouth_width_fraction": cfg.mouth_fraction},
+        extra={"architecture": architecture, "mouth_width_fraction": cfg.mouth_fraction},
     )
 
 
 def export_checkpoint(ckpt_path: Path, models_dir: Path) -> Path:
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    model = LipNet()
+    config = ckpt.get("config", {})
+    model = build_model(config)
     model.load_state_dict(ckpt["model"])
     metrics = {f"crop_val_{k}": v for k, v in ckpt.get("metrics", {}).items() if k.endswith("iou")}
-    return export_onnx(model, lip_spec(CropConfig.from_run(ckpt.get("config", {})), metrics), models_dir)
+    return export_onnx(model, lip_spec(CropConfig.from_run(config), metrics, model.describe()), models_dir)

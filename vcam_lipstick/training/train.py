@@ -44,6 +44,38 @@ def loss_fn(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -
     return ce + dice
 
 
+def build_model(config: dict) -> LipNet:
+    """The network a run's arguments (or a checkpoint's saved ``config``) describe."""
+    return LipNet(refine=config.get("refine") or 0, blocks=config.get("blocks") or 8)
+
+
+def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
+    """Gradient of the Lovasz extension of the Jaccard loss w.r.t. sorted errors (Berman et al., 2018)."""
+    total = gt_sorted.sum()
+    intersection = total - gt_sorted.cumsum(0)
+    union = total + (1.0 - gt_sorted).cumsum(0)
+    jaccard = 1.0 - intersection / union
+    jaccard[1:] = jaccard[1:] - jaccard[:-1]
+    return jaccard
+
+
+def lovasz_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-image Lovasz-softmax over the mouth classes and the union of both lips: a surrogate of the
+    per-image IoU that ``eval`` reports, so boundary pixels are weighed as that metric weighs them."""
+    probs = logits.softmax(1)
+    losses = []
+    for p, y in zip(probs, labels):
+        p, y = p.flatten(1), y.flatten()
+        pairs = [(p[c], (y == c).float()) for c in range(1, len(CLASSES))]
+        pairs.append((p[1] + p[2], ((y == 1) | (y == 2)).float()))
+        for prob, fg in pairs:
+            if fg.sum() == 0:
+                continue
+            errors, order = (fg - prob).abs().sort(descending=True)
+            losses.append(torch.dot(errors, lovasz_grad(fg[order])))
+    return torch.stack(losses).mean() if losses else logits.sum() * 0.0
+
+
 def batches(dataset: CropDataset, order: np.ndarray, batch_size: int):
     for start in range(0, len(order) - batch_size + 1 if dataset.train else len(order), batch_size):
         items = [dataset[int(i)] for i in order[start : start + batch_size]]
@@ -93,12 +125,18 @@ def train(args: argparse.Namespace) -> Path:
     val_set = CropDataset(val_store, cfg, train=False, seed=args.seed)
     log.info("train %d faces, val %d faces", len(train_set), len(val_set))
 
-    model = LipNet()
-    if args.init:
-        model.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=False)["model"])
-        log.info("initialised from %s", args.init)
-    elif not args.no_pretrained:
+    model = build_model(vars(args))
+    if not args.no_pretrained:
         log.info("loaded %d ImageNet encoder tensors", model.load_imagenet_encoder())
+    if args.init:
+        # Tensors the source lacks (a deeper encoder, a refinement head) keep their ImageNet or fresh values.
+        own = model.state_dict()
+        source = torch.load(args.init, map_location="cpu", weights_only=False)["model"]
+        matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+        if not matched:
+            raise SystemExit(f"error: {args.init} shares no weights with this network")
+        model.load_state_dict(matched, strict=False)
+        log.info("initialised %d of %d tensors from %s", len(matched), len(own), args.init)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps_per_epoch = max(1, len(train_set) // args.batch)
     total_steps = args.epochs * steps_per_epoch
@@ -122,7 +160,10 @@ def train(args: argparse.Namespace) -> Path:
         running, t0 = 0.0, time.monotonic()
         bar = tqdm(batches(train_set, order, args.batch), total=steps_per_epoch, desc=f"epoch {epoch}", leave=False)
         for step, (x, y, w) in enumerate(bar):
-            loss = loss_fn(model(x), y, w)
+            logits = model(x)
+            loss = loss_fn(logits, y, w)
+            if args.lovasz:
+                loss = loss + args.lovasz * lovasz_loss(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -161,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", metavar="CKPT", help="start from a checkpoint's weights (fine-tuning)")
     parser.add_argument("--size", type=parse_size, default=(128, 96), help="crop size WxH (default 128x96)")
     parser.add_argument("--mouth-fraction", type=float, default=0.6, help="share of the crop's width the mouth spans")
+    parser.add_argument("--lovasz", type=float, default=0.0, help="weight of a per-image Lovasz IoU loss (0: none)")
+    parser.add_argument("--blocks", type=int, choices=range(8, 12), default=8, metavar="8..11",
+                        help="EfficientNet-Lite0 blocks in the encoder (more: deeper at stride 16)")
+    parser.add_argument("--refine", type=int, default=0, help="channels of a full-resolution edge refinement (0: none)")
     parser.add_argument("--lowres-p", type=float, default=0.5, help="share of crops rendered at webcam resolution")
     parser.add_argument("--warmup", type=float, default=0.05, help="share of steps warming up the learning rate")
     parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
