@@ -1,7 +1,7 @@
 """MediaPipe FaceMesh lip-polygon baseline (standalone; numpy + cv2 + mediapipe only).
 
 This is the baseline a user would pick instead of vcam_lipstick: MediaPipe
-FaceMesh (``refine_landmarks=False``; ``static_image_mode=True`` for stills,
+FaceMesh (``refine_landmarks=False``, or True with ``--refine-landmarks``; ``static_image_mode=True`` for stills,
 ``False`` i.e. tracking mode for video) whose lip landmarks are filled as
 polygons:
 
@@ -99,7 +99,7 @@ def predict(mesh, bgr: np.ndarray) -> tuple[np.ndarray, bool]:
     return out, True
 
 
-def eval_data(data: str) -> dict:
+def eval_data(data: str, refine: bool = False) -> dict:
     imgs = sorted(glob.glob(os.path.join(data, "images", "*.jpg")))
     if not imgs:
         raise SystemExit(f"no images in {data}/images")
@@ -108,7 +108,7 @@ def eval_data(data: str) -> dict:
     rec_per, rec_tp, rec_gt = [], 0, 0
     times, faces = [], 0
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
-                                         refine_landmarks=False) as mesh:
+                                         refine_landmarks=refine) as mesh:
         for path in imgs:
             stem = os.path.splitext(os.path.basename(path))[0]
             gt = cv2.imread(os.path.join(data, "masks", stem + ".png"), cv2.IMREAD_UNCHANGED)
@@ -146,13 +146,13 @@ def eval_data(data: str) -> dict:
     return out
 
 
-def eval_video(path: str, max_frames: int = 150) -> dict:
+def eval_video(path: str, max_frames: int = 150, refine: bool = False) -> dict:
     cap = cv2.VideoCapture(path)
     if not cap.isOpened():
         raise SystemExit(f"cannot open {path}")
     times, faces, n = [], 0, 0
     with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1,
-                                         refine_landmarks=False) as mesh:
+                                         refine_landmarks=refine) as mesh:
         while n < max_frames:
             ok, frame = cap.read()
             if not ok:
@@ -176,12 +176,14 @@ def main(argv=None) -> int:
     ap.add_argument("--data", required=True, help="folder with images/*.jpg and masks/*.png")
     ap.add_argument("--video", help="optional clip for tracking-mode timing")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--refine-landmarks", action="store_true",
+                    help="FaceMesh's attention model, which refines the lip landmarks (slower)")
     a = ap.parse_args(argv)
     verify_indices()
     res = {"baseline": "mediapipe-facemesh-lip-polygons", "mediapipe": mp.__version__,
-           "images": eval_data(a.data)}
+           "refine_landmarks": a.refine_landmarks, "images": eval_data(a.data, a.refine_landmarks)}
     if a.video:
-        res["video"] = eval_video(a.video)
+        res["video"] = eval_video(a.video, refine=a.refine_landmarks)
     if a.json:
         print(json.dumps(res))
     else:

@@ -156,3 +156,22 @@ def test_run_with_a_bad_source_or_sink_is_one_line(argv, needle, capsys, tmp_pat
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 1
     assert needle in one_line_error(capsys)
+
+
+def test_the_app_with_no_webcam_driver_or_display_writes_a_short_preview_and_exits_0(tmp_path, monkeypatch, capsys):
+    import vcam_lipstick.app as app
+    from vcam_lipstick.devices.sinks import SinkError
+
+    def no_driver(*args, **kwargs):
+        raise SinkError("no virtual camera driver")
+
+    monkeypatch.setattr(app, "first_camera", lambda settings: None)
+    monkeypatch.setattr(app, "VirtualCameraSink", no_driver)
+    monkeypatch.setattr(app, "SAMPLE_SECONDS", 2)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--size", "320x240", "--fps", "5"]) == 0  # the tray app's command, with no display
+    cap, info = open_video(tmp_path / "lipstick-preview.mp4")
+    cap.release()
+    assert (info.width, info.height, info.frames) == (320, 240, 5 * 2)  # a short sample, then it stops by itself
+    err = capsys.readouterr().err
+    assert "demo" in err and "lipstick-preview.mp4" in err

@@ -19,6 +19,9 @@ from .system import open_folder, set_autostart
 
 log = logging.getLogger(__name__)
 
+#: Length of the preview file written when there is neither a virtual camera nor a display.
+SAMPLE_SECONDS = 10
+
 
 class OutputSink:
     """The main sink plus an optional preview window, switchable while running."""
@@ -85,6 +88,7 @@ class Controller:
         self.loop: FrameLoop | None = None
         self.sink: OutputSink | None = None
         self.source_label = ""
+        self.writes_sample_file = False
         self.quit_requested = threading.Event()
         self.cameras: tuple[int, ...] = ()
         self._check_shade()
@@ -294,7 +298,8 @@ class Controller:
             if display_available():
                 return WindowSink()
             path = Path.cwd() / "lipstick-preview.mp4"
-            self.notify(f"No display either: writing the preview to {path}")
+            self.notify(f"No display either: writing a {SAMPLE_SECONDS} s preview to {path}")
+            self.writes_sample_file = True
             return open_sink(str(path), width, height, fps)
 
     def start(self, source_spec: str | None = None, sink_spec: str | None = None, max_frames: int | None = None,
@@ -310,6 +315,8 @@ class Controller:
             if first is not None:
                 first.close()
             raise
+        if self.writes_sample_file and max_frames is None:
+            max_frames = round(self.frame_format[2] * SAMPLE_SECONDS)  # a fallback file is a sample, not a recording
         self.sink = OutputSink(primary)
         self.sink.want_preview(self.settings.show_preview)
         self._loop_args = (opener, pipeline, max_frames)

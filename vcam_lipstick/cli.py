@@ -300,11 +300,9 @@ def run_tray(controller, source, sink, frames) -> int:
     from .devices.sinks import display_available
 
     if not display_available():
-        # No screen for a tray: show the effect anyway, as a short headless demo into a file.
-        target = sink or str(Path.cwd() / "lipstick-demo.mp4")
-        print(f"No display: running headless on the {'demo' if source is None else source} source into {target} "
-              f"(use 'vcam-lipstick run --no-tray' to choose)", file=sys.stderr)
-        return run_headless(controller, source or "demo", target, frames or 300)
+        # No screen for a tray: the camera still works; without a driver either, a short preview file shows the effect.
+        print("No display: running without a tray icon (Ctrl+C stops it)", file=sys.stderr)
+        return run_headless(controller, source, sink, frames)
     try:
         from .tray import Tray
 
