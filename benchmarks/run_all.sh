@@ -22,6 +22,12 @@ if [ -x "$MPVENV/bin/python" ]; then
         --video "$DATA/clips/videos/v02_woman-indoor-wide-speaking.mp4" --json > "$OUT/mediapipe_val.json"
     run "mediapipe webcam" "$MPVENV/bin/python" benchmarks/mediapipe_baseline.py --data "$OUT/webcam_val" --json \
         > "$OUT/mediapipe_webcam.json"
+    # The attention model refines the lip landmarks: MediaPipe's most accurate (and slower) setting.
+    run "mediapipe refined val"    "$MPVENV/bin/python" benchmarks/mediapipe_baseline.py --refine-landmarks \
+        --data "$DATA/lips/val" --video "$DATA/clips/videos/v02_woman-indoor-wide-speaking.mp4" --json \
+        > "$OUT/mediapipe_refined_val.json"
+    run "mediapipe refined webcam" "$MPVENV/bin/python" benchmarks/mediapipe_baseline.py --refine-landmarks \
+        --data "$OUT/webcam_val" --json > "$OUT/mediapipe_refined_webcam.json"
 fi
 du -b vcam_lipstick/models/*.onnx | awk '{s+=$1} END {print "onnx bytes", s}' > "$OUT/model_size.txt"
 echo "results in $OUT"

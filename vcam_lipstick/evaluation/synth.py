@@ -21,47 +21,60 @@ FRAME_W, FRAME_H = 1280, 720
 ALIGNED_FACE_PX = 280.0
 
 
-def _background(rng: np.random.Generator) -> np.ndarray:
+def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     """A room-like backdrop: muted wall tones, a few darker or lighter blocks (shelves, doors, windows)."""
+    frame_w, frame_h = size
+    k = frame_w / FRAME_W
     base = rng.uniform(60, 200)
     tint = rng.normal(0, 12, size=3)
     low = base + tint + rng.normal(0, 18, size=(3, 5, 1)) + rng.normal(0, 6, size=(3, 5, 3))
-    bg = cv2.resize(low.astype(np.float32), (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)
+    bg = cv2.resize(low.astype(np.float32), size, interpolation=cv2.INTER_CUBIC)
     for _ in range(int(rng.integers(1, 5))):
-        x0, y0 = int(rng.integers(0, FRAME_W - 50)), int(rng.integers(0, FRAME_H - 50))
-        x1, y1 = x0 + int(rng.integers(60, 500)), y0 + int(rng.integers(60, 400))
+        x0, y0 = int(rng.integers(0, FRAME_W - 50) * k), int(rng.integers(0, FRAME_H - 50) * k)
+        x1, y1 = x0 + int(rng.integers(60, 500) * k), y0 + int(rng.integers(60, 400) * k)
         tone = base * rng.uniform(0.4, 1.4) + tint + rng.normal(0, 10, size=3)
         cv2.rectangle(bg, (x0, y0), (x1, y1), np.clip(tone, 0, 255).tolist(), -1)
-    noise = cv2.resize(rng.normal(0, 5, size=(45, 80, 3)).astype(np.float32), (FRAME_W, FRAME_H))
-    return cv2.GaussianBlur(bg, (0, 0), 4) + noise
+    noise = cv2.resize(rng.normal(0, 5, size=(45, 80, 3)).astype(np.float32), size)
+    return cv2.GaussianBlur(bg, (0, 0), 4 * k) + noise
 
 
-def composite(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One (frame BGR uint8 1280x720, labels uint8) pair from an aligned face and its mask."""
+def composite(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = (FRAME_W, FRAME_H),
+              face_fraction: float | None = None, angle: float | None = None,
+              exposure: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One (frame BGR uint8, labels uint8) pair of ``size`` from an aligned face and its mask.
+
+    Face size (share of the frame height), roll in degrees and exposure are random unless given;
+    the random stream is drawn the same either way, so the default frames never change.
+    """
+    frame_w, frame_h = size
     h, w = image.shape[:2]
-    face_fraction = rng.uniform(0.15, 0.60)
-    scale = face_fraction * FRAME_H / (ALIGNED_FACE_PX * h / 512.0)
-    angle = rng.uniform(-30.0, 30.0)
+    drawn_fraction = rng.uniform(0.15, 0.60)
+    face_fraction = drawn_fraction if face_fraction is None else face_fraction
+    scale = face_fraction * frame_h / (ALIGNED_FACE_PX * h / 512.0)
+    drawn_angle = rng.uniform(-30.0, 30.0)
+    angle = drawn_angle if angle is None else angle
     ys, xs = np.nonzero(mask > 0)
     mouth = np.array([xs.mean(), ys.mean()]) if xs.size else np.array([w / 2, h * 0.7])
     # Place the face (brow to chin, about 0.55 x 0.43 of the aligned crop) anywhere inside the frame.
     face_h, face_w = ALIGNED_FACE_PX * h / 512.0 * scale, 0.43 * h * scale
     above, below = 0.75 * face_h, 0.25 * face_h  # the mouth sits low in the face
-    x_lo, x_hi = face_w / 2, FRAME_W - face_w / 2
-    y_lo, y_hi = above, FRAME_H - below
+    x_lo, x_hi = face_w / 2, frame_w - face_w / 2
+    y_lo, y_hi = above, frame_h - below
     target = np.array([rng.uniform(x_lo, max(x_lo, x_hi)), rng.uniform(y_lo, max(y_lo, y_hi))])
     m = cv2.getRotationMatrix2D((float(mouth[0]), float(mouth[1])), angle, scale)
     m[:, 2] += target - mouth
-    bg = _background(rng)
-    face = cv2.warpAffine(image, m, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    labels = cv2.warpAffine(mask, m, (FRAME_W, FRAME_H), flags=cv2.INTER_NEAREST, borderValue=0)
+    bg = _background(rng, size)
+    face = cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    labels = cv2.warpAffine(mask, m, size, flags=cv2.INTER_NEAREST, borderValue=0)
     head = np.zeros((h, w), np.float32)
     cv2.ellipse(head, (w // 2, int(h * 0.52)), (int(w * 0.46), int(h * 0.5)), 0, 0, 360, 1.0, -1)
     head = cv2.GaussianBlur(head, (0, 0), w * 0.03)
-    alpha = cv2.warpAffine(head, m, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+    alpha = cv2.warpAffine(head, m, size, flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
     frame = bg * (1.0 - alpha) + face.astype(np.float32) * alpha
 
-    frame *= rng.uniform(0.85, 1.15, 3).astype(np.float32) * rng.uniform(0.45, 1.25)  # white balance, exposure
+    white_balance = rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    drawn_exposure = rng.uniform(0.45, 1.25)
+    frame *= white_balance * (drawn_exposure if exposure is None else exposure)
     frame = 255.0 * (np.clip(frame, 0, 255) / 255.0) ** rng.uniform(0.8, 1.25)
     if rng.random() < 0.35:
         frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(0.6, 1.6))
