@@ -51,6 +51,9 @@ def _anchors(width: int, height: int) -> np.ndarray:
     return np.vstack(out).astype(np.float32)
 
 
+MAX_UPSCALE = 2.0
+
+
 class FaceDetector:
     """Finds faces in a BGR uint8 frame; ``detect`` returns faces sorted largest first."""
 
@@ -64,9 +67,11 @@ class FaceDetector:
 
     def detect(self, frame: np.ndarray, min_score: float | None = None) -> list[Face]:
         h, w = frame.shape[:2]
-        scale = min(1.0, self.long_side / max(h, w))
+        # Every frame is seen at the same size: large ones shrink, and small ones (320x240) grow, so
+        # that a small face in a small frame still spans enough of the detector's anchors.
+        scale = min(MAX_UPSCALE, self.long_side / max(h, w))
         sw, sh = max(32, int(round(w * scale))), max(32, int(round(h * scale)))
-        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_LINEAR) if scale < 1.0 else frame
+        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_LINEAR) if scale != 1.0 else frame
         pw, ph = -(-sw // 32) * 32, -(-sh // 32) * 32
         blob = np.zeros((ph, pw, 3), np.float32)
         blob[:sh, :sw] = small[:sh, :sw]

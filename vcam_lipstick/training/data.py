@@ -107,7 +107,7 @@ def _photometric(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig, rng: np.random.Generator | None,
-             flip: bool = False, lowres_p: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+             flip: bool = False, lowres_p: float = 0.5, min_mouth_px: float = 18.0) -> tuple[np.ndarray, np.ndarray]:
     """Cut a (H, W, 3) BGR crop and its (H, W) label crop for ``box``; augment when ``rng`` is given."""
     w, h = cfg.width, cfg.height
     m = crop_matrix(box, w, h, cfg.mouth_fraction)
@@ -116,8 +116,8 @@ def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig
     border = cv2.BORDER_REFLECT101
     if rng is not None and rng.random() < lowres_p:
         # Low resolution: render small, then upsample, as for a small face in a webcam frame.
-        # The mouth always spans cfg.mouth_fraction of the crop; shrink it to 18-70 px wide.
-        factor = min(1.0, rng.uniform(18.0, 70.0) / (w * cfg.mouth_fraction))
+        # The mouth always spans cfg.mouth_fraction of the crop; shrink it to min_mouth_px-70 px wide.
+        factor = min(1.0, rng.uniform(min_mouth_px, 70.0) / (w * cfg.mouth_fraction))
         sw, sh = max(8, int(round(w * factor))), max(6, int(round(h * factor)))
         small_m = np.diag([sw / w, sh / h]) @ m
         small = cv2.warpAffine(image, small_m, (sw, sh), flags=cv2.INTER_AREA, borderMode=border)
@@ -145,8 +145,10 @@ def edge_weights(labels: np.ndarray) -> np.ndarray:
 class CropDataset:
     """Indexable training/validation samples: (image (3,H,W) f32, labels (H,W) i64, weights (H,W) f32)."""
 
-    def __init__(self, store: FaceStore, cfg: CropConfig, train: bool, seed: int = 0, lowres_p: float = 0.5):
+    def __init__(self, store: FaceStore, cfg: CropConfig, train: bool, seed: int = 0, lowres_p: float = 0.5,
+                 min_mouth_px: float = 18.0):
         self.store, self.cfg, self.train, self.seed, self.lowres_p = store, cfg, train, seed, lowres_p
+        self.min_mouth_px = min_mouth_px
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -161,7 +163,8 @@ class CropDataset:
                 off = rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 1.6) * box.width
                 box = MouthBox(box.cx, box.cy + off, box.width, box.height, box.angle)
             crop, labels = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, rng,
-                                    flip=bool(rng.random() < 0.5), lowres_p=self.lowres_p)
+                                    flip=bool(rng.random() < 0.5), lowres_p=self.lowres_p,
+                                    min_mouth_px=self.min_mouth_px)
         else:
             box = jitter_box(box, rng, strength=0.5)
             crop, labels = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, None)

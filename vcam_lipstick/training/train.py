@@ -121,7 +121,8 @@ def train(args: argparse.Namespace) -> Path:
     log.info("loading faces from %s", args.data)
     train_store = FaceStore(Path(args.data), "train", limit=args.limit)
     val_store = FaceStore(Path(args.data), "val", limit=args.limit)
-    train_set = CropDataset(train_store, cfg, train=True, seed=args.seed, lowres_p=args.lowres_p)
+    train_set = CropDataset(train_store, cfg, train=True, seed=args.seed, lowres_p=args.lowres_p,
+                            min_mouth_px=args.min_mouth_px)
     val_set = CropDataset(val_store, cfg, train=False, seed=args.seed)
     log.info("train %d faces, val %d faces", len(train_set), len(val_set))
 
@@ -207,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="EfficientNet-Lite0 blocks in the encoder (more: deeper at stride 16)")
     parser.add_argument("--refine", type=int, default=0, help="channels of a full-resolution edge refinement (0: none)")
     parser.add_argument("--lowres-p", type=float, default=0.5, help="share of crops rendered at webcam resolution")
+    parser.add_argument("--min-mouth-px", type=float, default=18.0,
+                        help="narrowest mouth (frame pixels) the low-resolution crops simulate")
     parser.add_argument("--warmup", type=float, default=0.05, help="share of steps warming up the learning rate")
     parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
     parser.add_argument("--models", default="vcam_lipstick/models", help="where --export writes lips.onnx")
