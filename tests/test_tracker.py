@@ -118,3 +118,20 @@ def test_a_detector_miss_during_a_recheck_keeps_the_track(demo_frame):
     tracker.detector.detect = lambda frame, min_score=None: []  # the detector now sees nothing
     for _ in range(6):
         assert tracker.process(demo_frame), "lipstick blinked off when the detector missed"
+
+
+def shrunk_into_320x240(frame, factor):
+    small = cv2.resize(frame, (320, 240), interpolation=cv2.INTER_AREA)
+    m = cv2.getRotationMatrix2D((160.0, 120.0), 0, factor)
+    return cv2.warpAffine(small, m, (320, 240), borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_a_small_face_in_a_320x240_frame_is_found(tracker, demo_frame):
+    """A 320x240 webcam with the face about 10-15% of the frame height: the detector must look closer."""
+    faces = tracker.detector.detect(shrunk_into_320x240(demo_frame, 0.25))
+    assert len(faces) == 1
+    x0, y0, x1, y1 = faces[0].box
+    assert abs((x0 + x1) / 2 - 160) < 6 and 8 < y1 - y0 < 40
+    frame = shrunk_into_320x240(demo_frame, 0.35)
+    ys, xs = np.nonzero(lip_pixels(tracker.segment_image(frame), frame.shape))
+    assert xs.size and abs(xs.mean() - 160) < 5 and abs(ys.mean() - 116) < 5
