@@ -204,3 +204,26 @@ def test_camera_menu_lists_probed_cameras(controller, monkeypatch):
     assert cameras == ["Automatic", "Camera 0", "Camera 2"]
     find(controller.menu(), "Camera 2").action()
     assert controller.settings.camera == 2 and find(controller.menu(), "Camera 2").checked
+
+
+class FakeGi:
+    """Stands in for PyGObject with a chosen set of typelibs installed."""
+
+    def __init__(self, *namespaces):
+        self.namespaces = set(namespaces)
+
+    def require_version(self, namespace, version):
+        if namespace not in self.namespaces:
+            raise ValueError(f"Namespace {namespace} not available")
+
+
+@pytest.mark.parametrize("typelibs, tray_present, expected", [
+    (("Gtk", "AyatanaAppIndicator3"), False, "appindicator"),  # StatusNotifier over D-Bus, no X tray needed
+    (("Gtk",), True, "gtk"),  # PyGObject without AppIndicator: pystray's own choice would crash
+    (("Gtk",), False, "xorg"),  # no system tray: a GTK icon would be invisible; the control window opens
+    ((), True, "xorg"),
+])
+def test_linux_tray_backend_never_picks_one_that_cannot_show(typelibs, tray_present, expected):
+    from vcam_lipstick.tray import pick_linux_backend
+
+    assert pick_linux_backend(FakeGi(*typelibs), tray_present=lambda: tray_present) == expected

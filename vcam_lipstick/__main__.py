@@ -2,4 +2,5 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the preview window's spawned process imports this module too
+    sys.exit(main())

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 
 from PIL import Image, ImageDraw
 
@@ -32,6 +34,48 @@ def lips_icon(rgb: tuple[int, int, int], size: int = 64, enabled: bool = True) -
     d.polygon(upper + lower, fill=rgb + (255,), outline=(40, 20, 20, 255), width=scale * 2)
     d.line([(cx - w, cy), (cx, cy + 0.04 * s), (cx + w, cy)], fill=(40, 20, 20, 255), width=scale * 2)
     return img.resize((size, size), Image.LANCZOS)
+
+
+def _has_typelib(gi, namespace: str, version: str) -> bool:
+    try:
+        gi.require_version(namespace, version)
+        return True
+    except (ValueError, ImportError):
+        return False
+
+
+def xembed_tray_present() -> bool:
+    """Whether an X11 system tray (the XEmbed kind GTK's status icon docks into) owns its selection."""
+    try:
+        from Xlib import display as xdisplay
+
+        d = xdisplay.Display()
+        try:
+            atom = d.intern_atom(f"_NET_SYSTEM_TRAY_S{d.get_default_screen()}")
+            return d.get_selection_owner(atom) != 0
+        finally:
+            d.close()
+    except Exception:  # no X server or no python-xlib: assume there is one, as pystray does
+        return True
+
+
+def pick_linux_backend(gi=None, tray_present=xembed_tray_present) -> str | None:
+    """The pystray backend to use on Linux, or None to leave pystray's choice.
+
+    pystray tries appindicator, gtk, xorg but skips a backend only on ImportError; PyGObject without
+    the AppIndicator typelib raises ValueError instead and takes the tray down. And GTK's status icon
+    is invisible without a system tray, where the menu-less X11 icon at least gets the control window.
+    """
+    if gi is None:
+        try:
+            import gi
+        except ImportError:
+            return None  # no PyGObject: pystray falls through to xorg by itself
+    if not _has_typelib(gi, "Gtk", "3.0"):
+        return "xorg"
+    if _has_typelib(gi, "AppIndicator3", "0.1") or _has_typelib(gi, "AyatanaAppIndicator3", "0.1"):
+        return "appindicator"
+    return "gtk" if tray_present() else "xorg"
 
 
 def _handler(entry: Entry, refresh):
@@ -68,6 +112,10 @@ class Tray:
     """Shows the controller in the tray; ``run()`` owns the main thread until Quit."""
 
     def __init__(self, controller):
+        if sys.platform.startswith("linux") and not os.environ.get("PYSTRAY_BACKEND"):
+            backend = pick_linux_backend()
+            if backend:
+                os.environ["PYSTRAY_BACKEND"] = backend
         import pystray
 
         self.pystray = pystray
@@ -111,7 +159,14 @@ class Tray:
             if setup is not None:
                 setup()
 
-        self.icon.run(setup=_setup)
+        try:
+            self.icon.run(setup=_setup)
+        except Exception as exc:
+            if not self.controller.quit_requested.is_set():
+                raise
+            # pystray's GTK backend closes its notification on the way out and fails without a
+            # notification service; the app is quitting anyway.
+            log.info("tray backend failed while closing: %s", exc)
 
     def stop(self) -> None:
         self.icon.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import sys
 from pathlib import Path
 from typing import Protocol
@@ -69,28 +70,81 @@ def display_available() -> bool:
 
 
 class WindowSink(Closable):
-    """A preview window (OpenCV). Closing the window (or pressing q/Esc) sets ``closed``."""
+    """A preview window, drawn by OpenCV in a child process. Closing it (or q/Esc) sets ``closed``.
 
-    def __init__(self, title: str = "Lipstick Cam preview"):
+    GUI toolkits want the main thread, which the tray owns (GTK, AppKit, Win32), and OpenCV's Qt
+    window crashes in a process that has loaded GTK; a child process keeps them apart. Frames are
+    shrunk to ``max_width`` and dropped while the window is behind, so a preview never slows the camera.
+    """
+
+    def __init__(self, title: str = "Lipstick Cam preview", max_width: int = 960):
         if not display_available():
             raise SinkError("no display for a preview window (DISPLAY is not set)")
-        import cv2
+        import multiprocessing
 
-        self.cv2, self.name, self.closed = cv2, title, False
-        cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        context = multiprocessing.get_context("spawn")  # fork would copy the tray's GUI state
+        self.name, self.max_width, self.closed = title, max_width, False
+        self._frames = context.Queue(maxsize=2)
+        self._process = context.Process(target=show_window, args=(title, self._frames), name="preview", daemon=True)
+        self._process.start()
 
     def send(self, frame: np.ndarray) -> None:
         if self.closed:
             return
-        self.cv2.imshow(self.name, frame)
-        key = self.cv2.waitKey(1) & 0xFF
-        if key in (27, ord("q")) or self.cv2.getWindowProperty(self.name, self.cv2.WND_PROP_VISIBLE) < 1:
-            self.closed = True
+        if not self._process.is_alive():  # the user closed the window
+            self.close()
+            return
+        h, w = frame.shape[:2]
+        if w > self.max_width:
+            import cv2
+
+            frame = cv2.resize(frame, (self.max_width, round(h * self.max_width / w)), interpolation=cv2.INTER_LINEAR)
+        try:
+            self._frames.put_nowait(frame)
+        except queue.Full:
+            pass
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.cv2.destroyWindow(self.name)
+        if self._process is None:
+            return
+        self.closed = True
+        try:
+            self._frames.put_nowait(None)
+        except queue.Full:
+            pass
+        self._process.join(timeout=2.0)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=1.0)
+        self._frames.cancel_join_thread()  # frames still queued are not worth waiting for
+        self._frames.close()
+        self._process = None
+
+
+def show_window(title: str, frames) -> None:
+    """The preview process: show frames from ``frames`` until None, q/Esc, or the window is closed."""
+    import cv2
+
+    cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+    shown = False
+    while True:
+        try:
+            frame = frames.get(timeout=0.05)
+        except queue.Empty:
+            frame = ...
+        except (EOFError, OSError):  # the app is gone
+            break
+        if frame is None:
+            break
+        if frame is not ...:
+            if not shown:
+                cv2.resizeWindow(title, frame.shape[1], frame.shape[0])
+            cv2.imshow(title, frame)
+            shown = True
+        key = cv2.waitKey(1) & 0xFF
+        if key in (27, ord("q")) or (shown and cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1):
+            break
+    cv2.destroyAllWindows()
 
 
 class VideoFileSink(Closable):
