@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import platform
 import sys
 from pathlib import Path
@@ -114,14 +115,17 @@ def run_doctor(out=print, probe_cameras: bool = True) -> int:
     if display_available():
         out("[ok] display available for the tray and the preview window")
     else:
-        out("[--] no display: the tray cannot show; use 'vcam-lipstick run --no-tray'")
-    if sys.platform.startswith("linux"):
-        try:
-            import gi  # noqa: F401
+        out("[--] no display: the app runs without a tray icon (the camera and virtual camera still work)")
+    if sys.platform.startswith("linux") and display_available():
+        from .tray import pick_linux_backend
 
-            out("[ok] PyGObject present: pystray can show a real tray menu")
-        except ImportError:
-            out("[--] PyGObject missing: the tray icon has no menu, a control window opens instead. For the menu:")
+        backend = os.environ.get("PYSTRAY_BACKEND") or pick_linux_backend() or "xorg"
+        if backend == "appindicator":
+            out("[ok] tray: AppIndicator icon with its menu")
+        elif backend == "gtk":
+            out("[ok] tray: GTK status icon with its menu (an X11 system tray is running)")
+        else:
+            out("[--] tray: an icon without a menu; a control window opens with the same controls. For the menu:")
             out("     sudo apt install python3-gi gir1.2-ayatanaappindicator3-0.1   # then a venv made with")
             out("     python3 -m venv --system-site-packages .venv")
     return 0 if ok_all else 1
