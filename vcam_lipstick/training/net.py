@@ -68,8 +68,7 @@ class SeparableConv(nn.Sequential):
 class LipNet(nn.Module):
     """Input: (N, 3, H, W) float, normalised; output: (N, classes, H, W) logits. H, W divisible by 16."""
 
-    def __init__(self, num_classes: int = 4, widths: tuple[int, int, int, int] = (24, 32, 48, 64), refine: int = 0,
-                 blocks: int = 8):
+    def __init__(self, num_classes: int = 4, widths: tuple[int, int, int, int] = (24, 32, 48, 64), blocks: int = 8):
         super().__init__()
         if not 8 <= blocks <= len(LITE0_BLOCKS):
             raise ValueError(f"blocks must be 8..{len(LITE0_BLOCKS)} (the encoder ends at stride 16), got {blocks}")
@@ -82,18 +81,6 @@ class LipNet(nn.Module):
         self.smooth = nn.ModuleList(SeparableConv(w, w) for w in widths[:-1])
         self.reduce = nn.ModuleList(nn.Conv2d(widths[i + 1], widths[i], 1) for i in range(len(widths) - 1))
         self.head = nn.Conv2d(widths[0], num_classes, 1)
-        # Optional full-resolution refinement: the upsampled logits and the pixels, so edges can follow the image.
-        # Its last conv starts at zero, so a model fine-tuned from one without it starts where that one ended.
-        self.refine = None
-        if refine:
-            self.refine = nn.Sequential(
-                nn.Conv2d(3 + num_classes, refine, 3, padding=1, bias=False),
-                nn.BatchNorm2d(refine),
-                nn.ReLU(inplace=True),
-                nn.Conv2d(refine, num_classes, 3, padding=1),
-            )
-            nn.init.zeros_(self.refine[-1].weight)
-            nn.init.zeros_(self.refine[-1].bias)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         size = image.shape[-2:]
@@ -107,14 +94,10 @@ class LipNet(nn.Module):
         for level in range(len(skips) - 2, -1, -1):
             y = F.interpolate(self.reduce[level](y), scale_factor=2.0, mode="bilinear", align_corners=False)
             y = self.smooth[level](y + self.lateral[level](skips[level]))
-        logits = F.interpolate(self.head(y), size=size, mode="bilinear", align_corners=False)
-        if self.refine is not None:
-            logits = logits + self.refine(torch.cat([image, logits], 1))
-        return logits
+        return F.interpolate(self.head(y), size=size, mode="bilinear", align_corners=False)
 
     def describe(self) -> str:
-        refine = f" + {self.refine[0].out_channels}-channel edge refinement" if self.refine is not None else ""
-        return f"LipNet: EfficientNet-Lite0 blocks 0-{len(self._blocks) - 1} + FPN decoder{refine}"
+        return f"LipNet: EfficientNet-Lite0 blocks 0-{len(self._blocks) - 1} + FPN decoder"
 
     def load_imagenet_encoder(self) -> int:
         """Load EfficientNet-Lite0 ImageNet weights into the encoder; returns tensors loaded."""

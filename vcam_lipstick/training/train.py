@@ -46,7 +46,7 @@ def loss_fn(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -
 
 def build_model(config: dict) -> LipNet:
     """The network a run's arguments (or a checkpoint's saved ``config``) describe."""
-    return LipNet(refine=config.get("refine") or 0, blocks=config.get("blocks") or 8)
+    return LipNet(blocks=config.get("blocks") or 8)
 
 
 def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
@@ -130,7 +130,7 @@ def train(args: argparse.Namespace) -> Path:
     if not args.no_pretrained:
         log.info("loaded %d ImageNet encoder tensors", model.load_imagenet_encoder())
     if args.init:
-        # Tensors the source lacks (a deeper encoder, a refinement head) keep their ImageNet or fresh values.
+        # Tensors the source lacks (a deeper encoder) keep their ImageNet or fresh values.
         own = model.state_dict()
         source = torch.load(args.init, map_location="cpu", weights_only=False)["model"]
         matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
@@ -206,7 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lovasz", type=float, default=0.0, help="weight of a per-image Lovasz IoU loss (0: none)")
     parser.add_argument("--blocks", type=int, choices=range(8, 12), default=8, metavar="8..11",
                         help="EfficientNet-Lite0 blocks in the encoder (more: deeper at stride 16)")
-    parser.add_argument("--refine", type=int, default=0, help="channels of a full-resolution edge refinement (0: none)")
     parser.add_argument("--lowres-p", type=float, default=0.5, help="share of crops rendered at webcam resolution")
     parser.add_argument("--min-mouth-px", type=float, default=18.0,
                         help="narrowest mouth (frame pixels) the low-resolution crops simulate")
