@@ -82,6 +82,9 @@ class WindowSink(Closable):
             raise SinkError("no display for a preview window (DISPLAY is not set)")
         import multiprocessing
 
+        import cv2
+
+        self.cv2 = cv2
         context = multiprocessing.get_context("spawn")  # fork would copy the tray's GUI state
         self.name, self.max_width, self.closed = title, max_width, False
         self._frames = context.Queue(maxsize=2)
@@ -96,9 +99,8 @@ class WindowSink(Closable):
             return
         h, w = frame.shape[:2]
         if w > self.max_width:
-            import cv2
-
-            frame = cv2.resize(frame, (self.max_width, round(h * self.max_width / w)), interpolation=cv2.INTER_LINEAR)
+            size = (self.max_width, round(h * self.max_width / w))
+            frame = self.cv2.resize(frame, size, interpolation=self.cv2.INTER_LINEAR)
         try:
             self._frames.put_nowait(frame)
         except queue.Full:
