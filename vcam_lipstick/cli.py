@@ -32,7 +32,8 @@ def _intensity(text: str) -> int:
     return int(round(value))
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720), for argparse."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sink", default=None, help="'virtual', 'window', 'null' or FILE.mp4 (default: virtual camera)")
     run.add_argument("--frames", type=_positive, default=None, help="stop after N output frames")
     run.add_argument("--shade", help="shade name or #RRGGBB (saved as the current shade)")
-    run.add_argument("--size", type=_size, default=None, help="frame size, e.g. 1280x720")
+    run.add_argument("--size", type=parse_size, default=None, help="frame size, e.g. 1280x720")
     run.add_argument("--fps", type=_positive, default=None)
     run.add_argument("--all-faces", action="store_true", help="lipstick on every face, not only the largest")
 
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     be = sub.add_parser("bench", help="per-stage milliseconds and fps, beside the original study's recipe")
     be.add_argument("--video", type=Path, help="video FILE (default: the built-in demo)")
-    be.add_argument("--size", type=_size, default=(1280, 720))
+    be.add_argument("--size", type=parse_size, default=(1280, 720))
     be.add_argument("--threads", type=_threads, default=1)
     be.add_argument("--frames", type=_positive, default=150)
     be.add_argument("--no-baseline", action="store_true", help="skip the study-recipe baseline")

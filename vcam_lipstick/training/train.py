@@ -20,6 +20,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from ..cli import parse_size
 from .data import CropConfig, CropDataset, FaceStore
 from .net import LipNet
 
@@ -101,14 +102,11 @@ def evaluate(model: LipNet, dataset: CropDataset, batch_size: int = 64) -> dict[
     return {"upper_iou": iou[1], "lower_iou": iou[2], "inner_iou": iou[3], "lip_iou": lip_i / max(lip_u, 1)}
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def parse_crop_size(text: str) -> tuple[int, int]:
     """'128x96' -> (128, 96); both sides must be multiples of 16 (the network's stride)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 128x96, got {text!r}") from None
-    if w <= 0 or h <= 0 or w % 16 or h % 16:
-        raise argparse.ArgumentTypeError(f"crop size {text} must be positive multiples of 16")
+    w, h = parse_size(text)
+    if w % 16 or h % 16:
+        raise argparse.ArgumentTypeError(f"crop size {text} must be multiples of 16")
     return w, h
 
 
@@ -201,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
     parser.add_argument("--no-pretrained", action="store_true")
     parser.add_argument("--init", metavar="CKPT", help="start from a checkpoint's weights (fine-tuning)")
-    parser.add_argument("--size", type=parse_size, default=(128, 96), help="crop size WxH (default 128x96)")
+    parser.add_argument("--size", type=parse_crop_size, default=(128, 96), help="crop size WxH (default 128x96)")
     parser.add_argument("--mouth-fraction", type=float, default=0.6, help="share of the crop's width the mouth spans")
     parser.add_argument("--lovasz", type=float, default=0.0, help="weight of a per-image Lovasz IoU loss (0: none)")
     parser.add_argument("--blocks", type=int, choices=range(8, 12), default=8, metavar="8..11",
