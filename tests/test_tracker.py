@@ -135,3 +135,29 @@ def test_a_small_face_in_a_320x240_frame_is_found(tracker, demo_frame):
     frame = shrunk_into_320x240(demo_frame, 0.35)
     ys, xs = np.nonzero(lip_pixels(tracker.segment_image(frame), frame.shape))
     assert xs.size and abs(xs.mean() - 160) < 5 and abs(ys.mean() - 116) < 5
+
+
+def test_mouth_corners_placed_too_close_still_give_the_whole_mouth(demo_frame):
+    """On a yawn or a turned head the detector puts the mouth corners close together; the first crop
+    then cuts the lips off. Acquisition must widen the crop until it holds the whole mouth."""
+    import dataclasses
+
+    from vcam_lipstick.model.bundle import load_tracker
+
+    tracker = load_tracker()
+    whole = lip_pixels(tracker.segment_image(demo_frame), demo_frame.shape)
+    detect = tracker.detector.detect
+
+    def corners_squeezed(frame, min_score=None):
+        faces = []
+        for face in detect(frame):
+            lm = face.landmarks.copy()
+            mid = (lm[3] + lm[4]) / 2
+            lm[3:5] = mid + (lm[3:5] - mid) * 0.25
+            faces.append(dataclasses.replace(face, landmarks=lm))
+        return faces
+
+    tracker.detector.detect = corners_squeezed
+    assert iou(lip_pixels(tracker.segment_image(demo_frame), demo_frame.shape), whole) > 0.9
+    tracker.reset()
+    assert iou(lip_pixels(tracker.process(demo_frame), demo_frame.shape), whole) > 0.85

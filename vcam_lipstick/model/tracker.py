@@ -23,6 +23,12 @@ from .segmenter import CropResult, LipMask, LipSegmenter, paste
 CORNER_WIDTH_RATIO = 1.04
 CORNER_CENTER_DROP = 0.10
 
+# The detector's mouth corners understate open and turned mouths: the first crop gets more context,
+# and a face whose crop shows no lips is retried zoomed out (a yawn fills a crop placed by its corners).
+ACQUIRE_CONTEXT = 1.3
+ACQUIRE_RETRY_ZOOMS = (1.8, 3.0)
+
+REFINE_MAX_PASSES = 4
 MIN_MOUTH_PIXELS = 60  # crop pixels of mouth classes below which the mouth counts as lost
 MOUTH_THRESHOLD = 0.5
 
@@ -129,27 +135,40 @@ class LipTracker:
         faces = self.detector.detect(frame)
         return faces if self.options.all_faces else faces[:1]
 
-    def _refine(self, frame: np.ndarray, box: MouthBox, passes: int = 2, still: bool = False) -> Track | None:
-        """Segment from a detector box, then re-centre on the found mouth and segment again.
+    def _refine(self, frame: np.ndarray, box: MouthBox, still: bool = False) -> Track | None:
+        """Segment from a rough box, re-centre on the found mouth and segment again, until the box
+        settles (a crop that cut the mouth off finds a larger mouth the next time).
 
-        For a still image the last pass also averages with the mirrored crop."""
+        For a still image every pass also averages with the mirrored crop."""
         result = None
-        for i in range(passes):
+        for i in range(REFINE_MAX_PASSES):
             t = time.perf_counter()
-            result = self.segmenter.segment(frame, box, flip_average=still and i == passes - 1)
+            result = self.segmenter.segment(frame, box, flip_average=still)
             self.times.infer += time.perf_counter() - t
             found = mouth_box_of(result, box.angle)
             if found is None:
                 return None
+            shift = math.hypot(found.cx - box.cx, found.cy - box.cy) / box.width
+            settled = shift < 0.1 and abs(math.log(found.width / box.width)) < 0.15
             box = found
+            if i >= 1 and settled:
+                break
         return Track(box, result)
+
+    def _acquire_face(self, frame: np.ndarray, face: Face, still: bool = False) -> Track | None:
+        box = box_from_face(face).scaled(ACQUIRE_CONTEXT)
+        for zoom in (1.0, *ACQUIRE_RETRY_ZOOMS):
+            track = self._refine(frame, box.scaled(zoom), still=still)
+            if track is not None:
+                return track
+        return None
 
     def _acquire(self, frame: np.ndarray, still: bool = False) -> list[Track]:
         t = time.perf_counter()
         faces = self._faces(frame)
         self.times.acquire += time.perf_counter() - t
         self.times.acquired = True
-        tracks = [self._refine(frame, box_from_face(f), still=still) for f in faces]
+        tracks = [self._acquire_face(frame, f, still=still) for f in faces]
         return [tr for tr in tracks if tr is not None]
 
     def segment_image(self, frame: np.ndarray) -> list[LipMask]:
@@ -209,9 +228,9 @@ class LipTracker:
         if not boxes:
             return tracks  # a detector miss (blur, a turned head) is likelier than lips on a non-face
         kept = [tr for tr in tracks if self._overlaps(tr.box, boxes)]
-        for box in boxes:
+        for face, box in zip(faces, boxes):
             if not self._overlaps(box, [tr.box for tr in kept]):
-                new = self._refine(frame, box)
+                new = self._acquire_face(frame, face)
                 if new is not None:
                     kept.append(new)
         return kept if self.options.all_faces else kept[:1]

@@ -28,6 +28,10 @@ class MouthBox:
     height: float
     angle: float
 
+    def scaled(self, factor: float) -> "MouthBox":
+        """The same box, ``factor`` times as wide and tall about its centre."""
+        return MouthBox(self.cx, self.cy, self.width * factor, self.height * factor, self.angle)
+
 
 def crop_matrix(box: MouthBox, crop_w: int, crop_h: int, width_fraction: float = MOUTH_WIDTH_FRACTION) -> np.ndarray:
     """2x3 float64 affine matrix mapping frame (x, y) to crop pixels, mouth centred and level."""
