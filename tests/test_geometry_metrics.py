@@ -34,6 +34,9 @@ def test_scoreboard_mean_and_pooled_differ_as_they_should():
     assert s["upper_iou_mean"] == pytest.approx(1.0)
     assert s["lower_iou_mean"] == pytest.approx(0.5)  # 1.0 and 0.0
     assert s["recall_pooled"] == pytest.approx(60 / 80)
+    # F1 = 2|P & T| / (|P| + |T|), pooled: lips 60 shared of 60 predicted and 80 true.
+    assert s["lip_f1_pooled"] == pytest.approx(2 * 60 / (60 + 80))
+    assert s["lower_f1_pooled"] == pytest.approx(2 * 20 / (20 + 40))
     assert s["ms_per_image_median"] == pytest.approx(2.0)
     with pytest.raises(ValueError):
         board.add("bad", np.zeros((5, 5), np.uint8), truth, 1.0)

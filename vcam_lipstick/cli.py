@@ -189,6 +189,7 @@ def cmd_eval(args) -> int:
         for key in ("upper", "lower", "inner"):
             print(f"{key:<6} IoU     mean {summary[key + '_iou_mean']:.4f}   pooled {summary[key + '_iou_pooled']:.4f}")
         print(f"lip recall     mean {summary['recall_mean']:.4f}   pooled {summary['recall_pooled']:.4f}")
+        print("F1 (pooled)    " + "   ".join(f"{key} {summary[key + '_f1_pooled']:.4f}" for key in ("lip", "upper", "lower", "inner")))
         print(f"ms per image   median {summary['ms_per_image_median']:.1f}")
         if "report" in summary:
             print(f"worst cases: {summary['report']}")

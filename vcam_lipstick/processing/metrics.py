@@ -69,6 +69,8 @@ class ScoreBoard:
             return float(vals.mean()) if vals.size else float("nan")
 
         pooled = self.inter / np.maximum(self.union, 1)
+        # F1 (Dice) over all pixels of the set, the score face-parsing papers report per class.
+        f1 = 2 * self.inter / np.maximum(self.union + self.inter, 1)
         return {
             "images": len(self.images),
             "lip_iou_mean": mean("lip"),
@@ -79,6 +81,10 @@ class ScoreBoard:
             "upper_iou_pooled": float(pooled[1]),
             "lower_iou_pooled": float(pooled[2]),
             "inner_iou_pooled": float(pooled[3]),
+            "lip_f1_pooled": float(f1[4]),
+            "upper_f1_pooled": float(f1[1]),
+            "lower_f1_pooled": float(f1[2]),
+            "inner_f1_pooled": float(f1[3]),
             "recall_mean": mean("recall"),
             "recall_pooled": self.hit_lip / max(self.truth_lip, 1),
             "ms_per_image_median": float(np.median([s.ms for s in self.images])) if self.images else float("nan"),
