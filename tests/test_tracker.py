@@ -2,8 +2,10 @@ import math
 
 import cv2
 import numpy as np
+import pytest
 
-from vcam_lipstick.model.tracker import box_from_face, blend_probs, smooth_box
+from vcam_lipstick.model.detector import Face
+from vcam_lipstick.model.tracker import blend_probs, box_from_face, mouth_fits_face, smooth_box
 from vcam_lipstick.processing.geometry import MouthBox
 from vcam_lipstick.processing.mask import lip_pixels
 from vcam_lipstick.processing.metrics import iou
@@ -137,9 +139,11 @@ def test_a_small_face_in_a_320x240_frame_is_found(tracker, demo_frame):
     assert xs.size and abs(xs.mean() - 160) < 5 and abs(ys.mean() - 116) < 5
 
 
-def test_mouth_corners_placed_too_close_still_give_the_whole_mouth(demo_frame):
-    """On a yawn or a turned head the detector puts the mouth corners close together; the first crop
-    then cuts the lips off. Acquisition must widen the crop until it holds the whole mouth."""
+@pytest.mark.parametrize("spread", [0.25, 0.0, 3.0])
+def test_misplaced_mouth_corners_still_give_the_whole_mouth(demo_frame, spread):
+    """On a yawn or a turned head the detector puts the mouth corners too close together (or, rarely,
+    too far apart); a crop placed by them cuts the lips off or shows them too small. Acquisition must
+    still end on the whole mouth, for a still image and for the first video frame."""
     import dataclasses
 
     from vcam_lipstick.model.bundle import load_tracker
@@ -148,16 +152,24 @@ def test_mouth_corners_placed_too_close_still_give_the_whole_mouth(demo_frame):
     whole = lip_pixels(tracker.segment_image(demo_frame), demo_frame.shape)
     detect = tracker.detector.detect
 
-    def corners_squeezed(frame, min_score=None):
+    def corners_moved(frame, min_score=None):
         faces = []
         for face in detect(frame):
             lm = face.landmarks.copy()
             mid = (lm[3] + lm[4]) / 2
-            lm[3:5] = mid + (lm[3:5] - mid) * 0.25
+            lm[3:5] = mid + (lm[3:5] - mid) * spread
             faces.append(dataclasses.replace(face, landmarks=lm))
         return faces
 
-    tracker.detector.detect = corners_squeezed
+    tracker.detector.detect = corners_moved
     assert iou(lip_pixels(tracker.segment_image(demo_frame), demo_frame.shape), whole) > 0.9
     tracker.reset()
     assert iou(lip_pixels(tracker.process(demo_frame), demo_frame.shape), whole) > 0.85
+
+
+def test_lips_must_lie_in_the_lower_part_of_their_face():
+    face = Face(box=(100.0, 100.0, 300.0, 350.0), score=0.99, landmarks=np.zeros((5, 2), np.float32))
+    assert mouth_fits_face(MouthBox(200, 290, 80, 30, 0.0), face)
+    assert not mouth_fits_face(MouthBox(200, 150, 80, 30, 0.0), face)  # on the eyes
+    assert not mouth_fits_face(MouthBox(420, 290, 80, 30, 0.0), face)  # beside the face
+    assert not mouth_fits_face(MouthBox(200, 290, 190, 60, 0.0), face)  # wider than a mouth can be
