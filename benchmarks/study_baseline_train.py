@@ -109,6 +109,10 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=60.0, help="stop after this long (resume later)")
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args()
+    for split in ("train", "val"):
+        if not any((args.data / split / "images").glob("*.jpg")):
+            print(f"error: no images in {args.data / split / 'images'} (set --data to the shared lips folder)")
+            return 2
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     train_x, train_y, _ = load_split(args.data, "train")
