@@ -167,9 +167,28 @@ def test_misplaced_mouth_corners_still_give_the_whole_mouth(demo_frame, spread):
     assert iou(lip_pixels(tracker.process(demo_frame), demo_frame.shape), whole) > 0.85
 
 
-def test_lips_must_lie_in_the_lower_part_of_their_face():
-    face = Face(box=(100.0, 100.0, 300.0, 350.0), score=0.99, landmarks=np.zeros((5, 2), np.float32))
+def test_lips_must_cover_the_detected_mouth_and_lie_in_the_lower_face():
+    eyes_nose_corners = [[160, 180], [240, 180], [200, 230], [170, 285], [230, 285]]
+    face = Face(box=(100.0, 100.0, 300.0, 350.0), score=0.99, landmarks=np.array(eyes_nose_corners, np.float32))
     assert mouth_fits_face(MouthBox(200, 290, 80, 30, 0.0), face)
+    assert mouth_fits_face(MouthBox(200, 300, 70, 70, 0.0), face)  # a wide-open mouth
+    assert not mouth_fits_face(MouthBox(200, 340, 80, 30, 0.0), face)  # the chin, below the corners
     assert not mouth_fits_face(MouthBox(200, 150, 80, 30, 0.0), face)  # on the eyes
-    assert not mouth_fits_face(MouthBox(420, 290, 80, 30, 0.0), face)  # beside the face
     assert not mouth_fits_face(MouthBox(200, 290, 190, 60, 0.0), face)  # wider than a mouth can be
+    elsewhere = Face(box=(300.0, 100.0, 500.0, 350.0), score=0.99, landmarks=face.landmarks)
+    assert not mouth_fits_face(MouthBox(200, 290, 80, 30, 0.0), elsewhere)  # outside the face
+
+
+def test_a_covered_mouth_gets_no_lipstick_anywhere(tracker, demo_frame):
+    """Lips hidden (a hand, a mask, here a skin-coloured patch): the wider retry crops must not take
+    the patch's edge or the chin for lips."""
+    ys, xs = np.nonzero(lip_pixels(tracker.segment_image(demo_frame), demo_frame.shape))
+    x0, x1, y0, y1 = xs.min() - 15, xs.max() + 15, ys.min() - 12, ys.max() + 12
+    skin = np.median(demo_frame[y0 - 40 : y0 - 25, x0:x1].reshape(-1, 3), axis=0)
+    noise = np.random.default_rng(0).normal(0, 3, (y1 - y0, x1 - x0, 3))
+    frame = demo_frame.copy()
+    frame[y0:y1, x0:x1] = np.clip(skin + noise, 0, 255).astype(np.uint8)
+    assert not lip_pixels(tracker.segment_image(frame), frame.shape).any()
+    tracker.reset()
+    for _ in range(6):
+        assert not lip_pixels(tracker.process(frame), frame.shape).any()

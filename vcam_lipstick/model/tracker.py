@@ -59,12 +59,20 @@ def acquisition_boxes(face: Face) -> list[MouthBox]:
 
 
 def mouth_fits_face(mouth: MouthBox, face: Face) -> bool:
-    """Lips found from a face's boxes lie in the lower part of that face and are narrower than it
-    (on the training faces: centre at 18-79% of its width and 66-85% of its height, width <= 55%)."""
+    """Lips found for a face cover the spot its mouth corners point at, lie in the lower part of the
+    face and are narrower than it (on the training faces: centre at 18-79% of the face box's width and
+    66-85% of its height, width <= 55%). A crop that missed the mouth can take an edge for lips."""
     x0, y0, x1, y1 = face.box
     w, h = x1 - x0, y1 - y0
-    return (x0 + 0.05 * w <= mouth.cx <= x1 - 0.05 * w and y0 + 0.45 * h <= mouth.cy <= y1 + 0.15 * h
-            and mouth.width <= 0.8 * w)
+    inside_face = (x0 + 0.05 * w <= mouth.cx <= x1 - 0.05 * w and y0 + 0.45 * h <= mouth.cy <= y1 + 0.15 * h
+                   and mouth.width <= 0.8 * w)
+    spot = box_from_face(face)
+    c, s = math.cos(mouth.angle), math.sin(mouth.angle)
+    dx, dy = spot.cx - mouth.cx, spot.cy - mouth.cy
+    margin = 0.1 * mouth.width
+    covers_spot = (abs(dx * c + dy * s) <= mouth.width / 2 + margin
+                   and abs(-dx * s + dy * c) <= mouth.height / 2 + margin)
+    return inside_face and covers_spot
 
 
 def mouth_box_of(result: CropResult, previous_angle: float) -> MouthBox | None:
