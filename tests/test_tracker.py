@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from vcam_lipstick.model.detector import Face
-from vcam_lipstick.model.tracker import blend_probs, box_from_face, mouth_fits_face, smooth_box
+from vcam_lipstick.model.tracker import blend_probs, box_from_face, mouth_covers, mouth_fits_face, smooth_box
 from vcam_lipstick.processing.geometry import MouthBox
 from vcam_lipstick.processing.mask import lip_pixels
 from vcam_lipstick.processing.metrics import iou
@@ -167,16 +167,21 @@ def test_misplaced_mouth_corners_still_give_the_whole_mouth(demo_frame, spread):
     assert iou(lip_pixels(tracker.process(demo_frame), demo_frame.shape), whole) > 0.85
 
 
-def test_lips_must_cover_the_detected_mouth_and_lie_in_the_lower_face():
-    eyes_nose_corners = [[160, 180], [240, 180], [200, 230], [170, 285], [230, 285]]
-    face = Face(box=(100.0, 100.0, 300.0, 350.0), score=0.99, landmarks=np.array(eyes_nose_corners, np.float32))
+def test_lips_must_lie_in_the_lower_part_of_their_face():
+    face = Face(box=(100.0, 100.0, 300.0, 350.0), score=0.99, landmarks=np.zeros((5, 2), np.float32))
     assert mouth_fits_face(MouthBox(200, 290, 80, 30, 0.0), face)
     assert mouth_fits_face(MouthBox(200, 300, 70, 70, 0.0), face)  # a wide-open mouth
-    assert not mouth_fits_face(MouthBox(200, 340, 80, 30, 0.0), face)  # the chin, below the corners
     assert not mouth_fits_face(MouthBox(200, 150, 80, 30, 0.0), face)  # on the eyes
+    assert not mouth_fits_face(MouthBox(420, 290, 80, 30, 0.0), face)  # beside the face
     assert not mouth_fits_face(MouthBox(200, 290, 190, 60, 0.0), face)  # wider than a mouth can be
-    elsewhere = Face(box=(300.0, 100.0, 500.0, 350.0), score=0.99, landmarks=face.landmarks)
-    assert not mouth_fits_face(MouthBox(200, 290, 80, 30, 0.0), elsewhere)  # outside the face
+
+
+def test_mouth_covers_points_in_its_rotated_box():
+    level = MouthBox(200, 300, 80, 30, 0.0)
+    assert mouth_covers(level, 200, 300) and mouth_covers(level, 245, 300)  # 40 + 8 margin
+    assert not mouth_covers(level, 200, 330)  # the chin below
+    tilted = MouthBox(200, 300, 80, 30, math.radians(90))  # width now runs down the image
+    assert mouth_covers(tilted, 200, 345) and not mouth_covers(tilted, 245, 300)
 
 
 def test_a_covered_mouth_gets_no_lipstick_anywhere(tracker, demo_frame):

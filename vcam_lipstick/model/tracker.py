@@ -59,20 +59,20 @@ def acquisition_boxes(face: Face) -> list[MouthBox]:
 
 
 def mouth_fits_face(mouth: MouthBox, face: Face) -> bool:
-    """Lips found for a face cover the spot its mouth corners point at, lie in the lower part of the
-    face and are narrower than it (on the training faces: centre at 18-79% of the face box's width and
-    66-85% of its height, width <= 55%). A crop that missed the mouth can take an edge for lips."""
+    """Lips found for a face lie in its lower part and are narrower than it (on the training faces:
+    centre at 18-79% of the face box's width and 66-85% of its height, width <= 55%)."""
     x0, y0, x1, y1 = face.box
     w, h = x1 - x0, y1 - y0
-    inside_face = (x0 + 0.05 * w <= mouth.cx <= x1 - 0.05 * w and y0 + 0.45 * h <= mouth.cy <= y1 + 0.15 * h
-                   and mouth.width <= 0.8 * w)
-    spot = box_from_face(face)
+    return (x0 + 0.05 * w <= mouth.cx <= x1 - 0.05 * w and y0 + 0.45 * h <= mouth.cy <= y1 + 0.15 * h
+            and mouth.width <= 0.8 * w)
+
+
+def mouth_covers(mouth: MouthBox, x: float, y: float) -> bool:
+    """The mouth box, grown by a tenth of its width, holds the point (x, y)."""
     c, s = math.cos(mouth.angle), math.sin(mouth.angle)
-    dx, dy = spot.cx - mouth.cx, spot.cy - mouth.cy
+    dx, dy = x - mouth.cx, y - mouth.cy
     margin = 0.1 * mouth.width
-    covers_spot = (abs(dx * c + dy * s) <= mouth.width / 2 + margin
-                   and abs(-dx * s + dy * c) <= mouth.height / 2 + margin)
-    return inside_face and covers_spot
+    return abs(dx * c + dy * s) <= mouth.width / 2 + margin and abs(-dx * s + dy * c) <= mouth.height / 2 + margin
 
 
 def mouth_box_of(result: CropResult, previous_angle: float) -> MouthBox | None:
@@ -183,10 +183,16 @@ class LipTracker:
         return Track(box, result)
 
     def _acquire_face(self, frame: np.ndarray, face: Face, still: bool = False) -> Track | None:
-        for box in acquisition_boxes(face):
+        boxes = acquisition_boxes(face)
+        for i, box in enumerate(boxes):
             track = self._refine(frame, box, still=still)
-            if track is not None and mouth_fits_face(track.box, face):
-                return track
+            if track is None or not mouth_fits_face(track.box, face):
+                continue
+            # The wide retry crops can take an edge (a covered mouth's, the chin) for lips: keep only
+            # lips over the spot the mouth corners point at.
+            if i > 0 and not mouth_covers(track.box, boxes[0].cx, boxes[0].cy):
+                continue
+            return track
         return None
 
     def _acquire(self, frame: np.ndarray, still: bool = False) -> list[Track]:
