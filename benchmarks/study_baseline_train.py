@@ -23,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vcam_lipstick.evaluation.baseline import SCRATCH, SCRATCH_DECODER  # noqa: E402
+from vcam_lipstick.processing.metrics import iou  # noqa: E402
 
 SIZE = 256
 
@@ -91,12 +92,9 @@ def val_iou(torch, model, images, full_masks) -> float:
             x = torch.from_numpy(images[i : i + 16]).float() / 255.0
             probs = torch.sigmoid(model(x)).numpy()[:, 0]
             for p, truth in zip(probs, full_masks[i : i + 16]):
-                pred = cv2.resize(p, truth.shape[::-1], interpolation=cv2.INTER_LINEAR) > 0.5
-                union = np.count_nonzero(pred | truth)
-                if union:
-                    scores.append(np.count_nonzero(pred & truth) / union)
+                scores.append(iou(cv2.resize(p, truth.shape[::-1], interpolation=cv2.INTER_LINEAR) > 0.5, truth))
     model.train()
-    return float(np.mean(scores))
+    return float(np.nanmean(scores))  # NaN: no lips in the mask or the prediction
 
 
 def main() -> int:

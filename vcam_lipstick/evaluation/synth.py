@@ -23,8 +23,7 @@ ALIGNED_FACE_PX = 280.0
 
 def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     """A room-like backdrop: muted wall tones, a few darker or lighter blocks (shelves, doors, windows)."""
-    frame_w, frame_h = size
-    k = frame_w / FRAME_W
+    k = size[0] / FRAME_W
     base = rng.uniform(60, 200)
     tint = rng.normal(0, 12, size=3)
     low = base + tint + rng.normal(0, 18, size=(3, 5, 1)) + rng.normal(0, 6, size=(3, 5, 3))

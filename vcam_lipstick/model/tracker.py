@@ -53,9 +53,7 @@ def acquisition_boxes(face: Face) -> list[MouthBox]:
     """Mouth boxes to try for a detected face, in order: from its mouth corners, then sized from its box."""
     box = box_from_face(face)
     face_width = face.box[2] - face.box[0]
-    retries = [MouthBox(box.cx, box.cy, f * face_width, 0.42 * f * face_width, box.angle)
-               for f in ACQUIRE_RETRY_FACE_WIDTHS]
-    return [box.scaled(ACQUIRE_CONTEXT), *retries]
+    return [box.scaled(ACQUIRE_CONTEXT), *(box.scaled(f * face_width / box.width) for f in ACQUIRE_RETRY_FACE_WIDTHS)]
 
 
 def mouth_fits_face(mouth: MouthBox, face: Face) -> bool:
