@@ -93,3 +93,23 @@ def test_lovasz_loss_is_one_minus_iou_for_confident_predictions():
     expected = ((1 - 1 / 2) + (1 - 2 / 3) + (1 - 1 / 2) + 0.0) / 4
     assert lovasz_loss(logits, labels).item() == pytest.approx(expected, abs=1e-4)
     assert lovasz_loss(torch.nn.functional.one_hot(labels, 4).permute(0, 3, 1, 2).float() * 50.0, labels).item() < 1e-4
+
+
+def test_low_resolution_crops_are_filtered_like_a_camera_when_asked():
+    """"lowpass" shrinks fine detail to its average (optics); "bilinear" aliases it into false stripes."""
+    torch = pytest.importorskip("torch")  # noqa: F841 - the [train] extra
+    from vcam_lipstick.processing.geometry import box_from_mask
+    from vcam_lipstick.training.data import CropConfig, cut_crop
+
+    labels = ellipse_labels(512, 512, (256, 370), (60, 24))
+    image = np.zeros((512, 512, 3), np.uint8)
+    image[:, ::2] = 255  # one-pixel stripes: detail no webcam-sized mouth can resolve
+    box = box_from_mask(labels > 0)
+    crops = {}
+    for mode in ("lowpass", "bilinear"):
+        crops[mode] = cut_crop(image, labels, box, CropConfig(), np.random.default_rng(5), lowres_p=1.0,
+                               lowres_interp=mode)
+    assert np.array_equal(crops["lowpass"][1], crops["bilinear"][1])  # the labels do not depend on it
+    # Aliased stripes show as bands across the crop's columns; sensor noise averages out down a column.
+    bands = {mode: crop.astype(np.float32).mean(axis=(0, 2)).std() for mode, (crop, _) in crops.items()}
+    assert bands["lowpass"] < 0.25 * bands["bilinear"]

@@ -1,8 +1,9 @@
 """Webcam-like evaluation frames: labelled faces composited into 1280x720 scenes, deterministically.
 
-Each face is scaled so it fills 15-60% of the frame height, rolled up to +-30 degrees, placed at
-a random position over a procedural room-like background, then the whole frame gets exposure,
-white balance, blur, sensor noise and JPEG compression. The mask goes through the same geometry.
+Each face is scaled so it fills 15-60% of the frame height (low-passed first when it shrinks, as
+a camera's optics would), rolled up to +-30 degrees, placed at a random position over a procedural
+room-like background, then the whole frame gets exposure, white balance, blur, sensor noise and
+JPEG compression. The mask goes through the same geometry.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..media import read_image, write_image
+from ..processing.geometry import camera_blur_sigma
 from .evaluate import labelled_pairs, read_mask
 
 FRAME_W, FRAME_H = 1280, 720
@@ -63,6 +65,10 @@ def composite(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, siz
     m = cv2.getRotationMatrix2D((float(mouth[0]), float(mouth[1])), angle, scale)
     m[:, 2] += target - mouth
     bg = _background(rng, size)
+    if scale < 1.0:
+        # A camera images a small face through its optics, it does not skip pixels: low-pass the face
+        # before shrinking it.
+        image = cv2.GaussianBlur(image, (0, 0), camera_blur_sigma(1.0 / scale))
     face = cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     labels = cv2.warpAffine(mask, m, size, flags=cv2.INTER_NEAREST, borderValue=0)
     head = np.zeros((h, w), np.float32)

@@ -80,3 +80,10 @@ def box_from_mask(mask: np.ndarray, angle_hint: float | None = None) -> MouthBox
     """Rotated box of the non-zero pixels of a (H, W) mask, or None if empty."""
     ys, xs = np.nonzero(mask)
     return box_from_points(xs.astype(np.float64), ys.astype(np.float64), angle_hint)
+
+
+def camera_blur_sigma(shrink: float) -> float:
+    """Gaussian sigma (source pixels) to apply before sampling an image ``shrink`` times smaller, so the
+    result looks as a camera would have imaged it: a blur of about half an output pixel, as lens and
+    pixel integration give, instead of the aliasing of plain sampling. 0 when not shrinking."""
+    return 0.5 * math.sqrt(shrink * shrink - 1.0) if shrink > 1.0 else 0.0

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..processing.geometry import MOUTH_WIDTH_FRACTION, MouthBox, box_from_mask, crop_matrix
+from ..processing.geometry import MOUTH_WIDTH_FRACTION, MouthBox, box_from_mask, camera_blur_sigma, crop_matrix
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,13 @@ def _photometric(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig, rng: np.random.Generator | None,
-             flip: bool = False, lowres_p: float = 0.5, min_mouth_px: float = 18.0) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a (H, W, 3) BGR crop and its (H, W) label crop for ``box``; augment when ``rng`` is given."""
+             flip: bool = False, lowres_p: float = 0.5, min_mouth_px: float = 18.0,
+             lowres_interp: str = "bilinear") -> tuple[np.ndarray, np.ndarray]:
+    """Cut a (H, W, 3) BGR crop and its (H, W) label crop for ``box``; augment when ``rng`` is given.
+
+    ``lowres_interp`` is how a low-resolution crop is shrunk: "bilinear" samples without a low-pass
+    filter (aliased, as apps that scale cheaply or sensors that skip lines); "lowpass" blurs first, as a
+    camera's optics do; "mixed" picks lowpass (half the time), bilinear or nearest at random."""
     w, h = cfg.width, cfg.height
     m = crop_matrix(box, w, h, cfg.mouth_fraction)
     if flip:
@@ -120,7 +125,13 @@ def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig
         factor = min(1.0, rng.uniform(min_mouth_px, 70.0) / (w * cfg.mouth_fraction))
         sw, sh = max(8, int(round(w * factor))), max(6, int(round(h * factor)))
         small_m = np.diag([sw / w, sh / h]) @ m
-        small = cv2.warpAffine(image, small_m, (sw, sh), flags=cv2.INTER_AREA, borderMode=border)
+        mode = lowres_interp if lowres_interp != "mixed" else str(rng.choice(["lowpass", "lowpass", "bilinear", "nearest"]))
+        source = image
+        shrink = 1.0 / math.sqrt(abs(np.linalg.det(small_m[:, :2])))  # source pixels per crop pixel
+        if mode == "lowpass" and shrink > 1.0:  # warpAffine has no area filter: blur first
+            source = cv2.GaussianBlur(image, (0, 0), camera_blur_sigma(shrink))
+        flags = cv2.INTER_NEAREST if mode == "nearest" else cv2.INTER_LINEAR
+        small = cv2.warpAffine(source, small_m, (sw, sh), flags=flags, borderMode=border)
         crop = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
         crop = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=border)
@@ -146,9 +157,9 @@ class CropDataset:
     """Indexable training/validation samples: (image (3,H,W) f32, labels (H,W) i64, weights (H,W) f32)."""
 
     def __init__(self, store: FaceStore, cfg: CropConfig, train: bool, seed: int = 0, lowres_p: float = 0.5,
-                 min_mouth_px: float = 18.0):
+                 min_mouth_px: float = 18.0, lowres_interp: str = "bilinear"):
         self.store, self.cfg, self.train, self.seed, self.lowres_p = store, cfg, train, seed, lowres_p
-        self.min_mouth_px = min_mouth_px
+        self.min_mouth_px, self.lowres_interp = min_mouth_px, lowres_interp
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -164,7 +175,7 @@ class CropDataset:
                 box = MouthBox(box.cx, box.cy + off, box.width, box.height, box.angle)
             crop, labels = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, rng,
                                     flip=bool(rng.random() < 0.5), lowres_p=self.lowres_p,
-                                    min_mouth_px=self.min_mouth_px)
+                                    min_mouth_px=self.min_mouth_px, lowres_interp=self.lowres_interp)
         else:
             box = jitter_box(box, rng, strength=0.5)
             crop, labels = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, None)

@@ -120,7 +120,7 @@ def train(args: argparse.Namespace) -> Path:
     train_store = FaceStore(Path(args.data), "train", limit=args.limit)
     val_store = FaceStore(Path(args.data), "val", limit=args.limit)
     train_set = CropDataset(train_store, cfg, train=True, seed=args.seed, lowres_p=args.lowres_p,
-                            min_mouth_px=args.min_mouth_px)
+                            min_mouth_px=args.min_mouth_px, lowres_interp=args.lowres_interp)
     val_set = CropDataset(val_store, cfg, train=False, seed=args.seed)
     log.info("train %d faces, val %d faces", len(train_set), len(val_set))
 
@@ -207,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lowres-p", type=float, default=0.5, help="share of crops rendered at webcam resolution")
     parser.add_argument("--min-mouth-px", type=float, default=18.0,
                         help="narrowest mouth (frame pixels) the low-resolution crops simulate")
+    parser.add_argument("--lowres-interp", choices=("bilinear", "lowpass", "mixed"), default="bilinear",
+                        help="how low-resolution crops are shrunk (see training.data.cut_crop)")
     parser.add_argument("--warmup", type=float, default=0.05, help="share of steps warming up the learning rate")
     parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
     parser.add_argument("--models", default="vcam_lipstick/models", help="where --export writes lips.onnx")
