@@ -1,6 +1,6 @@
 """Acquisition envelope: is the mouth found on a fresh frame across frame sizes, face sizes, roll and light?
 
-    python benchmarks/acquisition_envelope.py [--data ../shared/data/lips/val] [--faces 30] [--json]
+    python benchmarks/acquisition_envelope.py [--data ../shared/data/lips/val] [--faces 30] [--models DIR] [--json]
 
 Each val face is composited (``evaluation.synth.composite``) into frames of 320x240 to 1920x1080, filling
 15-90% of the frame height, rolled -30/0/+30 degrees, at normal exposure and at 0.3x (low light), and
@@ -26,6 +26,7 @@ from vcam_lipstick.evaluation.evaluate import labelled_pairs, read_mask  # noqa:
 from vcam_lipstick.evaluation.synth import composite  # noqa: E402
 from vcam_lipstick.media import read_image  # noqa: E402
 from vcam_lipstick.model.bundle import load_tracker  # noqa: E402
+from vcam_lipstick.model.spec import ModelError  # noqa: E402
 from vcam_lipstick.processing.mask import lip_pixels  # noqa: E402
 from vcam_lipstick.processing.metrics import iou  # noqa: E402
 
@@ -44,8 +45,8 @@ def found(predicted: np.ndarray, truth: np.ndarray) -> bool:
     return bool(tx.min() <= xs.mean() <= tx.max() and ty.min() <= ys.mean() <= ty.max())
 
 
-def measure(data: Path, faces: int) -> dict:
-    tracker = load_tracker(threads=1)
+def measure(data: Path, faces: int, models: Path | None = None) -> dict:
+    tracker = load_tracker(threads=1, directory=models)
     pairs = labelled_pairs(data)[:faces]
     by: dict[str, dict[str, list[tuple[bool, float]]]] = defaultdict(lambda: defaultdict(list))
     for i, (image_path, mask_path) in enumerate(pairs):
@@ -72,12 +73,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/lips/val"))
     parser.add_argument("--faces", type=int, default=30)
+    parser.add_argument("--models", type=Path, help="a folder with lips.json and face_detector.json (default: shipped)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not (args.data / "images").is_dir():
         print(f"error: no labelled faces at {args.data} (images/, masks/)", file=sys.stderr)
         return 2
-    result = measure(args.data, args.faces)
+    try:
+        result = measure(args.data, args.faces, args.models)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(result))
         return 0

@@ -97,7 +97,7 @@ def test_lovasz_loss_is_one_minus_iou_for_confident_predictions():
 
 def test_low_resolution_crops_are_filtered_like_a_camera_when_asked():
     """"lowpass" shrinks fine detail to its average (optics); "bilinear" aliases it into false stripes."""
-    torch = pytest.importorskip("torch")  # noqa: F841 - the [train] extra
+    pytest.importorskip("torch")  # the [train] extra
     from vcam_lipstick.processing.geometry import box_from_mask
     from vcam_lipstick.training.data import CropConfig, cut_crop
 
