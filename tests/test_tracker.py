@@ -184,16 +184,36 @@ def test_mouth_covers_points_in_its_rotated_box():
     assert mouth_covers(tilted, 200, 345) and not mouth_covers(tilted, 245, 300)
 
 
-def test_a_covered_mouth_gets_no_lipstick_anywhere(tracker, demo_frame):
-    """Lips hidden (a hand, a mask, here a skin-coloured patch): the wider retry crops must not take
-    the patch's edge or the chin for lips."""
-    ys, xs = np.nonzero(lip_pixels(tracker.segment_image(demo_frame), demo_frame.shape))
+def with_mouth_covered(tracker, frame):
+    """The frame with its lips hidden under a skin-coloured patch (as by a hand or a mask)."""
+    ys, xs = np.nonzero(lip_pixels(tracker.segment_image(frame), frame.shape))
     x0, x1, y0, y1 = xs.min() - 15, xs.max() + 15, ys.min() - 12, ys.max() + 12
-    skin = np.median(demo_frame[y0 - 40 : y0 - 25, x0:x1].reshape(-1, 3), axis=0)
+    skin = np.median(frame[y0 - 40 : y0 - 25, x0:x1].reshape(-1, 3), axis=0)
     noise = np.random.default_rng(0).normal(0, 3, (y1 - y0, x1 - x0, 3))
-    frame = demo_frame.copy()
-    frame[y0:y1, x0:x1] = np.clip(skin + noise, 0, 255).astype(np.uint8)
+    covered = frame.copy()
+    covered[y0:y1, x0:x1] = np.clip(skin + noise, 0, 255).astype(np.uint8)
+    return covered
+
+
+def test_a_covered_mouth_gets_no_lipstick_anywhere(tracker, demo_frame):
+    """Lips hidden: the wider retry crops must not take the patch's edge or the chin for lips."""
+    frame = with_mouth_covered(tracker, demo_frame)
     assert not lip_pixels(tracker.segment_image(frame), frame.shape).any()
     tracker.reset()
     for _ in range(6):
         assert not lip_pixels(tracker.process(frame), frame.shape).any()
+
+
+def test_covering_the_mouth_mid_call_removes_the_lipstick_at_once(tracker, demo_frame):
+    """A hand over the mouth while tracking: no lipstick on the hand, and it is back when the hand goes."""
+    covered = with_mouth_covered(tracker, demo_frame)
+    tracker.reset()
+    for _ in range(5):
+        assert lip_pixels(tracker.process(demo_frame), demo_frame.shape).any()
+    for _ in range(6):
+        assert not lip_pixels(tracker.process(covered), covered.shape).any()
+    # While no lips are seen the detector runs every few frames only (a face hidden for minutes must not
+    # cost a core), so the lipstick may take up to that many frames to come back.
+    wait = tracker.options.idle_detect_every
+    back = [lip_pixels(tracker.process(demo_frame), demo_frame.shape).any() for _ in range(wait + 3)]
+    assert all(back[wait:]), f"lipstick did not come back within {wait} frames of uncovering"
