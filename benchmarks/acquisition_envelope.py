@@ -5,8 +5,8 @@
 Each val face is composited (``evaluation.synth.composite``) into frames of 320x240 to 1920x1080, filling
 15-90% of the frame height, rolled -30/0/+30 degrees, at normal exposure and at 0.3x (low light), and
 given to a fresh tracker: the first frame of a call, i.e. a full acquisition. A mouth counts as found
-when the centre of the predicted lips lies inside the true lips' bounding box; the IoU says how well. Yaw cannot be synthesised from 2D photos; the
-val faces and the clips carry their own yaw.
+when the centre of the predicted lips lies inside the true lips' bounding box; the IoU says how well.
+Yaw cannot be synthesised from 2D photos; the val faces and the clips carry their own yaw.
 """
 
 from __future__ import annotations

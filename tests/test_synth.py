@@ -54,10 +54,10 @@ def test_labels_land_on_the_lips(fraction, angle):
 
 def test_face_size_and_roll_follow_the_request():
     image, mask = aligned_face()
-    rng = lambda: np.random.default_rng(2)  # noqa: E731 - the same draws for each call
-    _, small = composite(image, mask, rng(), face_fraction=0.2, angle=0.0)
-    _, large = composite(image, mask, rng(), face_fraction=0.4, angle=0.0)
-    _, rolled = composite(image, mask, rng(), face_fraction=0.4, angle=30.0)
+    # The same seed each time: the same position, background and noise, only size and roll differ.
+    _, small = composite(image, mask, np.random.default_rng(2), face_fraction=0.2, angle=0.0)
+    _, large = composite(image, mask, np.random.default_rng(2), face_fraction=0.4, angle=0.0)
+    _, rolled = composite(image, mask, np.random.default_rng(2), face_fraction=0.4, angle=30.0)
     # Twice the face height: twice the mouth width, four times the area.
     assert box_from_mask(large > 0).width / box_from_mask(small > 0).width == pytest.approx(2.0, rel=0.06)
     assert (large > 0).sum() / (small > 0).sum() == pytest.approx(4.0, rel=0.1)

@@ -125,7 +125,9 @@ def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig
         factor = min(1.0, rng.uniform(min_mouth_px, 70.0) / (w * cfg.mouth_fraction))
         sw, sh = max(8, int(round(w * factor))), max(6, int(round(h * factor)))
         small_m = np.diag([sw / w, sh / h]) @ m
-        mode = lowres_interp if lowres_interp != "mixed" else str(rng.choice(["lowpass", "lowpass", "bilinear", "nearest"]))
+        mode = lowres_interp
+        if mode == "mixed":
+            mode = str(rng.choice(["lowpass", "lowpass", "bilinear", "nearest"]))
         source = image
         shrink = 1.0 / math.sqrt(abs(np.linalg.det(small_m[:, :2])))  # source pixels per crop pixel
         if mode == "lowpass" and shrink > 1.0:  # warpAffine has no area filter: blur first
