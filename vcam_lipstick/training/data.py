@@ -129,9 +129,10 @@ def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig
         if mode == "mixed":
             mode = str(rng.choice(["lowpass", "lowpass", "bilinear", "nearest"]))
         source = image
-        shrink = 1.0 / math.sqrt(abs(np.linalg.det(small_m[:, :2])))  # source pixels per crop pixel
-        if mode == "lowpass" and shrink > 1.0:  # warpAffine has no area filter: blur first
-            source = cv2.GaussianBlur(image, (0, 0), camera_blur_sigma(shrink))
+        if mode == "lowpass":  # warpAffine has no area filter: blur first
+            shrink = 1.0 / math.sqrt(abs(np.linalg.det(small_m[:, :2])))  # source pixels per crop pixel
+            if shrink > 1.0:
+                source = cv2.GaussianBlur(image, (0, 0), camera_blur_sigma(shrink))
         flags = cv2.INTER_NEAREST if mode == "nearest" else cv2.INTER_LINEAR
         small = cv2.warpAffine(source, small_m, (sw, sh), flags=flags, borderMode=border)
         crop = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
