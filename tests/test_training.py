@@ -113,3 +113,44 @@ def test_low_resolution_crops_are_filtered_like_a_camera_when_asked():
     # Aliased stripes show as bands across the crop's columns; sensor noise averages out down a column.
     bands = {mode: crop.astype(np.float32).mean(axis=(0, 2)).std() for mode, (crop, _) in crops.items()}
     assert bands["lowpass"] < 0.25 * bands["bilinear"]
+
+
+def test_a_wider_teacher_run_distils_into_the_small_student_which_exports(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from vcam_lipstick.model.spec import load_spec
+    from vcam_lipstick.training.train import main
+
+    make_dataset(tmp_path / "data", n=3)
+    common = ["--data", str(tmp_path / "data"), "--epochs", "1", "--batch", "3", "--threads", "1", "--no-pretrained"]
+    assert main(common + ["--out", str(tmp_path / "teacher"), "--blocks", "11", "--widths", "48,64,96,128"]) == 0
+    assert main(common + ["--out", str(tmp_path / "student"), "--teacher", str(tmp_path / "teacher" / "best.pt"),
+                          "--distill", "0.5"]) == 0
+    sizes = {}
+    for run in ("teacher", "student"):
+        assert main(["--export", str(tmp_path / run / "best.pt"), "--models", str(tmp_path / run / "models")]) == 0
+        _, onnx_path = load_spec(tmp_path / run / "models" / "lips.json")
+        sizes[run] = onnx_path.stat().st_size
+    assert sizes["student"] < 0.5 * sizes["teacher"]  # the student keeps the small default network
+
+
+def test_distillation_loss_vanishes_only_when_the_student_matches_its_teacher():
+    torch = pytest.importorskip("torch")
+    from vcam_lipstick.training.train import distill_loss
+
+    teacher = torch.randn(2, 4, 8, 8)
+    assert distill_loss(teacher.clone(), teacher).item() == pytest.approx(0.0, abs=1e-6)
+    assert distill_loss(teacher + 3.0, teacher).item() == pytest.approx(0.0, abs=1e-6)  # logits up to a shift
+    assert distill_loss(torch.randn(2, 4, 8, 8), teacher).item() > 0.05
+
+
+@pytest.mark.parametrize("widths", ["24,32,48", "24,32,48,x", "0,32,48,64"])
+def test_bad_decoder_widths_are_a_one_line_usage_error(widths, capsys):
+    pytest.importorskip("torch")
+    from vcam_lipstick.training.train import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--widths", widths])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--widths" in err and "Traceback" not in err

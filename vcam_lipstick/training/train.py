@@ -47,7 +47,7 @@ def loss_fn(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -
 
 def build_model(config: dict) -> LipNet:
     """The network a run's arguments (or a checkpoint's saved ``config``) describe."""
-    return LipNet(blocks=config.get("blocks") or 8)
+    return LipNet(blocks=config.get("blocks") or 8, widths=tuple(config.get("widths") or (24, 32, 48, 64)))
 
 
 def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
@@ -75,6 +75,21 @@ def lovasz_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
             errors, order = (fg - prob).abs().sort(descending=True)
             losses.append(torch.dot(errors, lovasz_grad(fg[order])))
     return torch.stack(losses).mean() if losses else logits.sum() * 0.0
+
+
+def distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """Per-pixel KL divergence from the teacher's class probabilities to the student's: soft targets
+    carry where a larger model is unsure (lip edges), which hard labels do not."""
+    return F.kl_div(student_logits.log_softmax(1), teacher_logits.log_softmax(1), log_target=True,
+                    reduction="none").sum(1).mean()
+
+
+def load_teacher(path: str) -> LipNet:
+    """A frozen network from a training checkpoint, to distil from."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    teacher = build_model(ckpt.get("config", {}))
+    teacher.load_state_dict(ckpt["model"])
+    return teacher.eval().requires_grad_(False)
 
 
 def batches(dataset: CropDataset, order: np.ndarray, batch_size: int):
@@ -110,6 +125,17 @@ def parse_crop_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def parse_widths(text: str) -> tuple[int, ...]:
+    """'24,32,48,64' -> (24, 32, 48, 64): the decoder's channels at strides 2, 4, 8 and 16."""
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 4 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths {text!r} must be four positive integers, e.g. 24,32,48,64")
+    return widths
+
+
 def train(args: argparse.Namespace) -> Path:
     seed_everything(args.seed)
     torch.set_num_threads(args.threads)
@@ -136,6 +162,7 @@ def train(args: argparse.Namespace) -> Path:
             raise SystemExit(f"error: {args.init} shares no weights with this network")
         model.load_state_dict(matched, strict=False)
         log.info("initialised %d of %d tensors from %s", len(matched), len(own), args.init)
+    teacher = load_teacher(args.teacher) if args.teacher else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps_per_epoch = max(1, len(train_set) // args.batch)
     total_steps = args.epochs * steps_per_epoch
@@ -163,6 +190,10 @@ def train(args: argparse.Namespace) -> Path:
             loss = loss_fn(logits, y, w)
             if args.lovasz:
                 loss = loss + args.lovasz * lovasz_loss(logits, y)
+            if teacher is not None:
+                with torch.no_grad():
+                    soft = teacher(x)
+                loss = loss + args.distill * distill_loss(logits, soft)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -204,11 +235,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lovasz", type=float, default=0.0, help="weight of a per-image Lovasz IoU loss (0: none)")
     parser.add_argument("--blocks", type=int, choices=range(8, 12), default=8, metavar="8..11",
                         help="EfficientNet-Lite0 blocks in the encoder (more: deeper at stride 16)")
+    parser.add_argument("--widths", type=parse_widths, default=(24, 32, 48, 64), metavar="W1,W2,W3,W4",
+                        help="decoder channels at strides 2, 4, 8 and 16 (default 24,32,48,64)")
     parser.add_argument("--lowres-p", type=float, default=0.5, help="share of crops rendered at webcam resolution")
     parser.add_argument("--min-mouth-px", type=float, default=18.0,
                         help="narrowest mouth (frame pixels) the low-resolution crops simulate")
     parser.add_argument("--lowres-interp", choices=("bilinear", "lowpass", "mixed"), default="bilinear",
                         help="how low-resolution crops are shrunk (see training.data.cut_crop)")
+    parser.add_argument("--teacher", metavar="CKPT", help="distil from this (larger) trained network's checkpoint")
+    parser.add_argument("--distill", type=float, default=1.0, help="weight of the distillation loss (with --teacher)")
     parser.add_argument("--warmup", type=float, default=0.05, help="share of steps warming up the learning rate")
     parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
     parser.add_argument("--models", default="vcam_lipstick/models", help="where --export writes lips.onnx")
