@@ -70,16 +70,18 @@ def test_a_run_at_another_crop_geometry_exports_a_model_the_runtime_crops_alike(
     assert segmenter.size == (64, 48) and segmenter.width_fraction == pytest.approx(0.7)
 
 
-@pytest.mark.parametrize("size", ["128", "100x96", "0x16", "axb"])
-def test_a_bad_crop_size_is_a_one_line_usage_error(size, capsys):
+@pytest.mark.parametrize("option, value", [("--size", "128"), ("--size", "100x96"), ("--size", "0x16"),
+                                           ("--size", "axb"), ("--widths", "24,32,48"), ("--widths", "24,32,48,x"),
+                                           ("--widths", "0,32,48,64")])
+def test_a_bad_crop_size_or_decoder_width_is_a_one_line_usage_error(option, value, capsys):
     pytest.importorskip("torch")
     from vcam_lipstick.training.train import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["--size", size])
+        main([option, value])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "--size" in err and "Traceback" not in err
+    assert option in err and "Traceback" not in err
 
 
 def test_lovasz_loss_is_one_minus_iou_for_confident_predictions():
@@ -142,15 +144,3 @@ def test_distillation_loss_vanishes_only_when_the_student_matches_its_teacher():
     assert distill_loss(teacher.clone(), teacher).item() == pytest.approx(0.0, abs=1e-6)
     assert distill_loss(teacher + 3.0, teacher).item() == pytest.approx(0.0, abs=1e-6)  # logits up to a shift
     assert distill_loss(torch.randn(2, 4, 8, 8), teacher).item() > 0.05
-
-
-@pytest.mark.parametrize("widths", ["24,32,48", "24,32,48,x", "0,32,48,64"])
-def test_bad_decoder_widths_are_a_one_line_usage_error(widths, capsys):
-    pytest.importorskip("torch")
-    from vcam_lipstick.training.train import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(["--widths", widths])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert "--widths" in err and "Traceback" not in err
