@@ -144,3 +144,21 @@ def test_distillation_loss_vanishes_only_when_the_student_matches_its_teacher():
     assert distill_loss(teacher.clone(), teacher).item() == pytest.approx(0.0, abs=1e-6)
     assert distill_loss(teacher + 3.0, teacher).item() == pytest.approx(0.0, abs=1e-6)  # logits up to a shift
     assert distill_loss(torch.randn(2, 4, 8, 8), teacher).item() > 0.05
+
+
+@pytest.mark.parametrize("option", ["--init", "--teacher", "--export"])
+@pytest.mark.parametrize("content", [None, b"not a checkpoint"])
+def test_a_missing_or_foreign_checkpoint_is_a_one_line_error(tmp_path, option, content):
+    pytest.importorskip("torch")
+    from vcam_lipstick.training.train import main
+
+    make_dataset(tmp_path / "data", n=3)
+    ckpt = tmp_path / "model.pt"
+    if content is not None:
+        ckpt.write_bytes(content)
+    with pytest.raises(SystemExit) as exc:
+        main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--models", str(tmp_path / "models"),
+              "--epochs", "1", "--batch", "3", "--threads", "1", "--no-pretrained", option, str(ckpt)])
+    message = str(exc.value)
+    assert message.startswith("error:") and str(ckpt) in message and "\n" not in message
+    assert not (tmp_path / "models").exists()  # nothing half-written

@@ -11,7 +11,7 @@ import torch
 
 from ..model.spec import ModelSpec, sha256_of, write_spec
 from .data import CropConfig
-from .train import build_model
+from .train import build_model, read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def lip_spec(cfg: CropConfig, metrics: dict, architecture: str, name: str = "lip
 
 
 def export_checkpoint(ckpt_path: Path, models_dir: Path) -> Path:
-    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(ckpt_path)
     config = ckpt.get("config", {})
     model = build_model(config)
     model.load_state_dict(ckpt["model"])

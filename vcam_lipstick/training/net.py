@@ -26,6 +26,8 @@ LITE0_BLOCKS = [
     (6, 5, 1, 112, 112),
     (6, 5, 1, 112, 112),
 ]
+# Decoder channels at strides 2, 4, 8 and 16: the shipped network's.
+DEFAULT_WIDTHS = (24, 32, 48, 64)
 # Index of the last block at strides 2, 4 and 8: the decoder's skip connections (the last block is the 4th).
 SKIP_AFTER = (0, 2, 4)
 
@@ -68,7 +70,7 @@ class SeparableConv(nn.Sequential):
 class LipNet(nn.Module):
     """Input: (N, 3, H, W) float, normalised; output: (N, classes, H, W) logits. H, W divisible by 16."""
 
-    def __init__(self, num_classes: int = 4, widths: tuple[int, int, int, int] = (24, 32, 48, 64), blocks: int = 8):
+    def __init__(self, num_classes: int = 4, widths: tuple[int, ...] = DEFAULT_WIDTHS, blocks: int = 8):
         super().__init__()
         if not 8 <= blocks <= len(LITE0_BLOCKS):
             raise ValueError(f"blocks must be 8..{len(LITE0_BLOCKS)} (the encoder ends at stride 16), got {blocks}")

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ..cli import parse_size
 from .data import CropConfig, CropDataset, FaceStore
-from .net import LipNet
+from .net import DEFAULT_WIDTHS, LipNet
 
 log = logging.getLogger(__name__)
 CLASSES = ("background", "upper_lip", "lower_lip", "inner_mouth")
@@ -45,9 +45,22 @@ def loss_fn(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -
     return ce + dice
 
 
+def read_checkpoint(path) -> dict:
+    """A checkpoint this trainer wrote; a missing or foreign file stops the run with a one-line error."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise SystemExit(f"error: checkpoint {path} not found") from None
+    except Exception as exc:  # torch raises several types for a file that is not a checkpoint
+        raise SystemExit(f"error: {path} is not a training checkpoint ({type(exc).__name__})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise SystemExit(f"error: {path} is not a training checkpoint (no model weights)")
+    return ckpt
+
+
 def build_model(config: dict) -> LipNet:
     """The network a run's arguments (or a checkpoint's saved ``config``) describe."""
-    return LipNet(blocks=config.get("blocks") or 8, widths=tuple(config.get("widths") or (24, 32, 48, 64)))
+    return LipNet(blocks=config.get("blocks") or 8, widths=tuple(config.get("widths") or DEFAULT_WIDTHS))
 
 
 def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
@@ -86,7 +99,7 @@ def distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> 
 
 def load_teacher(path: str) -> LipNet:
     """A frozen network from a training checkpoint, to distil from."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = read_checkpoint(path)
     teacher = build_model(ckpt.get("config", {}))
     teacher.load_state_dict(ckpt["model"])
     return teacher.eval().requires_grad_(False)
@@ -156,7 +169,7 @@ def train(args: argparse.Namespace) -> Path:
     if args.init:
         # Tensors the source lacks (a deeper encoder) keep their ImageNet or fresh values.
         own = model.state_dict()
-        source = torch.load(args.init, map_location="cpu", weights_only=False)["model"]
+        source = read_checkpoint(args.init)["model"]
         matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
         if not matched:
             raise SystemExit(f"error: {args.init} shares no weights with this network")
@@ -171,7 +184,7 @@ def train(args: argparse.Namespace) -> Path:
     start_epoch, best, history = 0, -1.0, []
     last = out / "last.pt"
     if last.exists() and not args.restart:
-        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        ckpt = read_checkpoint(last)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         schedule.load_state_dict(ckpt["schedule"])
@@ -235,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lovasz", type=float, default=0.0, help="weight of a per-image Lovasz IoU loss (0: none)")
     parser.add_argument("--blocks", type=int, choices=range(8, 12), default=8, metavar="8..11",
                         help="EfficientNet-Lite0 blocks in the encoder (more: deeper at stride 16)")
-    parser.add_argument("--widths", type=parse_widths, default=(24, 32, 48, 64), metavar="W1,W2,W3,W4",
-                        help="decoder channels at strides 2, 4, 8 and 16 (default 24,32,48,64)")
+    parser.add_argument("--widths", type=parse_widths, default=DEFAULT_WIDTHS, metavar="W1,W2,W3,W4",
+                        help="decoder channels at strides 2, 4, 8 and 16 (default %s)" % ",".join(map(str, DEFAULT_WIDTHS)))
     parser.add_argument("--lowres-p", type=float, default=0.5, help="share of crops rendered at webcam resolution")
     parser.add_argument("--min-mouth-px", type=float, default=18.0,
                         help="narrowest mouth (frame pixels) the low-resolution crops simulate")
