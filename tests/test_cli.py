@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -175,3 +176,12 @@ def test_the_app_with_no_webcam_driver_or_display_writes_a_short_preview_and_exi
     assert (info.width, info.height, info.frames) == (320, 240, 5 * 2)  # a short sample, then it stops by itself
     err = capsys.readouterr().err
     assert "demo" in err and "lipstick-preview.mp4" in err
+
+
+def test_a_missing_camera_is_reported_in_the_apps_words_without_opencv_warnings(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}  # settings and logs: tmp_path (conftest)
+    out = subprocess.run([sys.executable, "-m", "vcam_lipstick", "run", "--no-tray", "--source", "9", "--sink", "null",
+                          "--frames", "2"], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert out.returncode == 0
+    assert "camera 9 is not available" in out.stderr
+    assert "[ WARN" not in out.stderr and "VIDEOIO" not in out.stderr

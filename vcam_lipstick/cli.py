@@ -344,8 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     from .media import MediaError
     from .model.spec import ModelError
     from .processing.shades import ShadeError
-    from .system import AlreadyRunning
+    from .system import AlreadyRunning, quiet_opencv
 
+    if not getattr(args, "verbose", False):
+        quiet_opencv()
     try:
         return COMMANDS[args.command](args)
     except ShadeError as exc:

@@ -119,6 +119,19 @@ def open_folder(folder: Path) -> None:
             log.warning("cannot open %s (no %s)", folder, opener)
 
 
+def quiet_opencv() -> None:
+    """Keep OpenCV's own console warnings (a camera index it cannot open, a codec it lacks) to errors:
+    the app reports those in its own words. ``OPENCV_LOG_LEVEL`` in the environment still wins."""
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        return
+    import cv2
+
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:  # a build without the logging utilities
+        pass
+
+
 def setup_logging(folder: Path, verbose: bool = False, console: bool = True) -> Path:
     """Rotating log file in ``folder`` (a tray app has no console), plus stderr for warnings."""
     folder.mkdir(parents=True, exist_ok=True)
