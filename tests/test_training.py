@@ -72,8 +72,9 @@ def test_a_run_at_another_crop_geometry_exports_a_model_the_runtime_crops_alike(
 
 @pytest.mark.parametrize("option, value", [("--size", "128"), ("--size", "100x96"), ("--size", "0x16"),
                                            ("--size", "axb"), ("--widths", "24,32,48"), ("--widths", "24,32,48,x"),
-                                           ("--widths", "0,32,48,64")])
-def test_a_bad_crop_size_or_decoder_width_is_a_one_line_usage_error(option, value, capsys):
+                                           ("--widths", "0,32,48,64"), ("--batch", "0"), ("--epochs", "0"),
+                                           ("--lowres-p", "3"), ("--lr", "nan"), ("--warmup", "0")])
+def test_a_bad_training_argument_is_a_one_line_usage_error(option, value, capsys):
     pytest.importorskip("torch")
     from vcam_lipstick.training.train import main
 

@@ -43,24 +43,25 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _threads(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"threads must be a whole number, not '{text}'") from None
-    if not 1 <= value <= 64:
-        raise argparse.ArgumentTypeError("threads must be from 1 to 64")
-    return value
+def bounded(cast, low, high=None, what: str = "value"):
+    """An argparse type: a number (``int`` or ``float``) from ``low`` to ``high`` (no upper limit if None)."""
+    kind = "a whole number" if cast is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be {kind}, not '{text}'") from None
+        if not value >= low or (high is not None and value > high):  # "not >=" also rejects nan
+            limit = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{what} must be {limit}, not {text}")
+        return value
+
+    return parse
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("expected a number of at least 1")
-    return value
+_threads = bounded(int, 1, 64, "threads")
+_positive = bounded(int, 1, what="a count")
 
 
 def build_parser() -> argparse.ArgumentParser:

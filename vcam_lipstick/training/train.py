@@ -20,7 +20,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from ..cli import parse_size
+from ..cli import bounded, parse_size
 from .data import CropConfig, CropDataset, FaceStore
 from .net import DEFAULT_WIDTHS, LipNet
 
@@ -233,31 +233,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vcam-lipstick-train", description="Train or export the lip segmentation model.")
     parser.add_argument("--data", default="../shared/data/lips", help="folder in the shared layout (train/, val/)")
     parser.add_argument("--out", default="runs/lipnet", help="checkpoint folder")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=bounded(int, 1, what="epochs"), default=40)
+    parser.add_argument("--batch", type=bounded(int, 1, what="batch"), default=32)
+    parser.add_argument("--lr", type=bounded(float, 1e-7, 1.0, "learning rate"), default=3e-3)
+    parser.add_argument("--threads", type=bounded(int, 1, 64, "threads"), default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--minutes", type=float, default=0, help="stop after the epoch that passes this budget")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N faces (smoke runs)")
+    parser.add_argument("--minutes", type=bounded(float, 0.0, what="minutes"), default=0, help="stop after the epoch that passes this budget")
+    parser.add_argument("--limit", type=bounded(int, 1, what="limit"), default=None, help="use only the first N faces (smoke runs)")
     parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
     parser.add_argument("--no-pretrained", action="store_true")
     parser.add_argument("--init", metavar="CKPT", help="start from a checkpoint's weights (fine-tuning)")
     parser.add_argument("--size", type=parse_crop_size, default=(128, 96), help="crop size WxH (default 128x96)")
-    parser.add_argument("--mouth-fraction", type=float, default=0.6, help="share of the crop's width the mouth spans")
-    parser.add_argument("--lovasz", type=float, default=0.0, help="weight of a per-image Lovasz IoU loss (0: none)")
+    parser.add_argument("--mouth-fraction", type=bounded(float, 0.1, 1.0, "mouth fraction"), default=0.6, help="share of the crop's width the mouth spans")
+    parser.add_argument("--lovasz", type=bounded(float, 0.0, what="lovasz weight"), default=0.0, help="weight of a per-image Lovasz IoU loss (0: none)")
     parser.add_argument("--blocks", type=int, choices=range(8, 12), default=8, metavar="8..11",
                         help="EfficientNet-Lite0 blocks in the encoder (more: deeper at stride 16)")
     parser.add_argument("--widths", type=parse_widths, default=DEFAULT_WIDTHS, metavar="W1,W2,W3,W4",
                         help="decoder channels at strides 2, 4, 8 and 16 (default %s)" % ",".join(map(str, DEFAULT_WIDTHS)))
-    parser.add_argument("--lowres-p", type=float, default=0.5, help="share of crops rendered at webcam resolution")
-    parser.add_argument("--min-mouth-px", type=float, default=18.0,
+    parser.add_argument("--lowres-p", type=bounded(float, 0.0, 1.0, "lowres-p"), default=0.5, help="share of crops rendered at webcam resolution")
+    parser.add_argument("--min-mouth-px", type=bounded(float, 4.0, 512.0, "min-mouth-px"), default=18.0,
                         help="narrowest mouth (frame pixels) the low-resolution crops simulate")
     parser.add_argument("--lowres-interp", choices=("bilinear", "lowpass", "mixed"), default="bilinear",
                         help="how low-resolution crops are shrunk (see training.data.cut_crop)")
     parser.add_argument("--teacher", metavar="CKPT", help="distil from this (larger) trained network's checkpoint")
-    parser.add_argument("--distill", type=float, default=1.0, help="weight of the distillation loss (with --teacher)")
-    parser.add_argument("--warmup", type=float, default=0.05, help="share of steps warming up the learning rate")
+    parser.add_argument("--distill", type=bounded(float, 0.0, what="distillation weight"), default=1.0, help="weight of the distillation loss (with --teacher)")
+    parser.add_argument("--warmup", type=bounded(float, 0.01, 0.99, "warmup"), default=0.05, help="share of steps warming up the learning rate")
     parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
     parser.add_argument("--models", default="vcam_lipstick/models", help="where --export writes lips.onnx")
     args = parser.parse_args(argv)
