@@ -35,11 +35,17 @@ def test_bad_look_arguments_exit_2_with_one_line(argv, needle, capsys):
     assert needle in one_line_error(capsys)
 
 
-def test_intensity_out_of_range_exits_2(capsys):
+@pytest.mark.parametrize("argv, needle", [
+    (["process", "x.jpg", "-o", "y.jpg", "--intensity", "150"], "0 to 100"),
+    (["bench", "--threads", "0"], "threads must be from 1 to 64, not 0"),
+    (["bench", "--frames", "many"], "must be a whole number, not 'many'"),
+    (["run", "--no-tray", "--fps", "-3"], "must be at least 1, not -3"),
+])
+def test_out_of_range_numbers_exit_2_with_one_line(argv, needle, capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["process", "x.jpg", "-o", "y.jpg", "--intensity", "150"])
+        main(argv)
     assert exc.value.code == 2
-    assert "0 to 100" in one_line_error(capsys)
+    assert needle in one_line_error(capsys)
 
 
 def test_process_photo_writes_output_and_never_overwrites_input(face_jpg, tmp_path, capsys):
