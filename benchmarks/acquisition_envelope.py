@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -26,9 +25,9 @@ from vcam_lipstick.evaluation.evaluate import labelled_pairs, read_mask  # noqa:
 from vcam_lipstick.evaluation.synth import composite  # noqa: E402
 from vcam_lipstick.media import read_image  # noqa: E402
 from vcam_lipstick.model.bundle import load_tracker  # noqa: E402
-from vcam_lipstick.model.spec import ModelError  # noqa: E402
 from vcam_lipstick.processing.mask import lip_pixels  # noqa: E402
 from vcam_lipstick.processing.metrics import iou  # noqa: E402
+from report import measure_and_print  # noqa: E402  (benchmarks/, beside this script)
 
 SIZES = ((320, 240), (640, 480), (1280, 720), (1920, 1080))
 FACE_FRACTIONS = (0.15, 0.3, 0.6, 0.9)
@@ -76,22 +75,13 @@ def main() -> int:
     parser.add_argument("--models", type=Path, help="a folder with lips.json and face_detector.json (default: shipped)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not (args.data / "images").is_dir():
-        print(f"error: no labelled faces at {args.data} (images/, masks/)", file=sys.stderr)
-        return 2
-    try:
-        result = measure(args.data, args.faces, args.models)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(result))
-        return 0
+    return measure_and_print(lambda: measure(args.data, args.faces, args.models), args.json, print_table)
+
+
+def print_table(result: dict) -> None:
     for axis, groups in result.items():
         for key, r in groups.items():
             print(f"{axis:12s} {key:10s} found {r['found']:6.1%}  IoU {r['lip_iou_mean']:.3f}  ({r['frames']} frames)")
-    return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -12,7 +12,6 @@ then copy the detector in); leave a side out for the shipped models.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vcam_lipstick.evaluation.evaluate import labelled_pairs, predict_labels, read_mask  # noqa: E402
 from vcam_lipstick.media import read_image  # noqa: E402
 from vcam_lipstick.model.bundle import load_tracker  # noqa: E402
-from vcam_lipstick.model.spec import ModelError  # noqa: E402
 from vcam_lipstick.processing.metrics import iou, lips  # noqa: E402
+from report import measure_and_print  # noqa: E402  (benchmarks/, beside this script)
 
 
 def measure(data: Path, a: Path | None, b: Path | None) -> dict:
@@ -50,24 +49,15 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/lips/val"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not (args.data / "images").is_dir():
-        print(f"error: no labelled faces at {args.data} (images/, masks/)", file=sys.stderr)
-        return 2
-    try:
-        result = measure(args.data, args.a, args.b)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(result))
-        return 0
+    return measure_and_print(lambda: measure(args.data, args.a, args.b), args.json, print_table)
+
+
+def print_table(result: dict) -> None:
     print(f"{result['images']} images, union-lip IoU (mean / median per image)")
     for name, label in (("a_vs_b", "model A vs model B"), ("a_vs_labels", "model A vs labels"),
                         ("b_vs_labels", "model B vs labels"), ("upper_a_vs_b", "upper lip, A vs B"),
                         ("lower_a_vs_b", "lower lip, A vs B")):
         print(f"{label:20s} {result[name + '_mean']:.4f} / {result[name + '_median']:.4f}")
-    return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
