@@ -35,7 +35,8 @@ class RecordingBackend:
 
 class BrokenBackend:
     def __init__(self, **kw):
-        raise RuntimeError("v4l2loopback not loaded")
+        # pyvirtualcam's wording: sentences ending in a full stop, sometimes more lines.
+        raise RuntimeError("No v4l2 loopback device found. Did you run 'modprobe v4l2loopback'?\n(details)")
 
 
 pyvirtualcam.register_backend("recording", RecordingBackend)

@@ -44,9 +44,13 @@ def test_odd_width_is_made_even_for_the_driver():
     assert fakes.RecordingBackend.instances[-1].frames[0].shape == (48, 64, 3)
 
 
-def test_missing_driver_is_a_sink_error_with_the_reason():
-    with pytest.raises(SinkError, match="v4l2loopback"):
+def test_missing_driver_is_a_one_line_sink_error_with_the_reason():
+    with pytest.raises(SinkError) as exc:
         VirtualCameraSink(64, 48, 30, backend="broken")
+    # One line, no final stop, so the app can go on with "... Run 'vcam-lipstick doctor' ...".
+    message = str(exc.value)
+    assert message.startswith("no virtual camera: ") and "\n" not in message
+    assert message.endswith("No v4l2 loopback device found. Did you run 'modprobe v4l2loopback'?")
 
 
 def test_latest_frame_wins_no_backlog():

@@ -294,7 +294,7 @@ class Controller:
         try:
             return VirtualCameraSink(width, height, fps, backend=backend)
         except SinkError as exc:
-            self.notify(f"{exc}. Run 'vcam-lipstick doctor' to install one; showing a preview instead.")
+            self.notify(f"{exc} - run 'vcam-lipstick doctor' to install one. Showing a preview instead.")
             if display_available():
                 return WindowSink()
             path = Path.cwd() / "lipstick-preview.mp4"

@@ -45,7 +45,8 @@ class VirtualCameraSink(Closable):
             self.cam = pyvirtualcam.Camera(self.width, self.height, fps, fmt=pyvirtualcam.PixelFormat.BGR,
                                            backend=backend, device=device, print_fps=False)
         except Exception as exc:  # pyvirtualcam raises RuntimeError with the driver's reason
-            raise SinkError(f"no virtual camera: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+            reason = str(exc).splitlines()[0].rstrip(". ") if str(exc) else type(exc).__name__
+            raise SinkError(f"no virtual camera: {reason}") from None  # one line, no final stop: callers add to it
         self.name = self.cam.device
         log.info("virtual camera %s (%s backend) %dx%d@%g", self.cam.device, self.cam.backend, self.width, height, fps)
 
