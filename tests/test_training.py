@@ -163,3 +163,31 @@ def test_a_missing_or_foreign_checkpoint_is_a_one_line_error(tmp_path, option, c
     message = str(exc.value)
     assert message.startswith("error:") and str(ckpt) in message and "\n" not in message
     assert not (tmp_path / "models").exists()  # nothing half-written
+
+
+def test_wide_scale_crops_show_the_mouth_at_other_sizes_and_leave_the_default_stream_alone(tmp_path):
+    """Acquisition boxes can be half or twice the mouth; with --wide-scale-p the crops cover that, and
+    without it the samples are exactly those earlier stages were trained on."""
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    from vcam_lipstick.processing.geometry import box_from_mask
+    from vcam_lipstick.training.data import CropConfig, CropDataset, FaceStore
+
+    make_dataset(tmp_path / "data", n=6)
+    store = FaceStore(Path(tmp_path / "data"), "train")
+
+    def mouth_widths(**kw):
+        widths = []
+        for epoch in range(8):
+            dataset = CropDataset(store, CropConfig(), train=True, seed=1, lowres_p=0.0, **kw)
+            dataset.epoch = epoch
+            for i in range(len(dataset)):
+                box = box_from_mask(dataset[i][1] > 0)
+                if box is not None:
+                    widths.append(box.width)
+        return np.log(widths)
+
+    default, explicit_zero, wide = mouth_widths(), mouth_widths(wide_scale_p=0.0), mouth_widths(wide_scale_p=1.0)
+    assert np.array_equal(default, explicit_zero)
+    assert wide.std() > 2.0 * default.std()

@@ -160,9 +160,9 @@ class CropDataset:
     """Indexable training/validation samples: (image (3,H,W) f32, labels (H,W) i64, weights (H,W) f32)."""
 
     def __init__(self, store: FaceStore, cfg: CropConfig, train: bool, seed: int = 0, lowres_p: float = 0.5,
-                 min_mouth_px: float = 18.0, lowres_interp: str = "bilinear"):
+                 min_mouth_px: float = 18.0, lowres_interp: str = "bilinear", wide_scale_p: float = 0.0):
         self.store, self.cfg, self.train, self.seed, self.lowres_p = store, cfg, train, seed, lowres_p
-        self.min_mouth_px, self.lowres_interp = min_mouth_px, lowres_interp
+        self.min_mouth_px, self.lowres_interp, self.wide_scale_p = min_mouth_px, lowres_interp, wide_scale_p
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -173,6 +173,10 @@ class CropDataset:
         box = self.store.boxes[i]
         if self.train:
             box = jitter_box(box, rng, strength=1.0)
+            # Acquisition boxes (the detector's corners, retries sized from the face) can be half or twice
+            # the mouth: a share of crops teaches to segment the mouth at its size, not at the usual one.
+            if self.wide_scale_p and rng.random() < self.wide_scale_p:
+                box = box.scaled(math.exp(rng.uniform(math.log(0.5), math.log(2.0))))
             if rng.random() < 0.04:  # a crop that missed the mouth: teach "no lips here"
                 off = rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 1.6) * box.width
                 box = MouthBox(box.cx, box.cy + off, box.width, box.height, box.angle)

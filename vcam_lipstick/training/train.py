@@ -159,7 +159,8 @@ def train(args: argparse.Namespace) -> Path:
     train_store = FaceStore(Path(args.data), "train", limit=args.limit)
     val_store = FaceStore(Path(args.data), "val", limit=args.limit)
     train_set = CropDataset(train_store, cfg, train=True, seed=args.seed, lowres_p=args.lowres_p,
-                            min_mouth_px=args.min_mouth_px, lowres_interp=args.lowres_interp)
+                            min_mouth_px=args.min_mouth_px, lowres_interp=args.lowres_interp,
+                            wide_scale_p=args.wide_scale_p)
     val_set = CropDataset(val_store, cfg, train=False, seed=args.seed)
     log.info("train %d faces, val %d faces", len(train_set), len(val_set))
 
@@ -257,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how low-resolution crops are shrunk (see training.data.cut_crop)")
     parser.add_argument("--teacher", metavar="CKPT", help="distil from this (larger) trained network's checkpoint")
     parser.add_argument("--distill", type=bounded(float, 0.0, what="distillation weight"), default=1.0, help="weight of the distillation loss (with --teacher)")
+    parser.add_argument("--wide-scale-p", type=bounded(float, 0.0, 1.0, "wide-scale-p"), default=0.0,
+                        help="share of crops whose box is 0.5-2x the mouth, as acquisition boxes can be")
     parser.add_argument("--warmup", type=bounded(float, 0.01, 0.99, "warmup"), default=0.05, help="share of steps warming up the learning rate")
     parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
     parser.add_argument("--models", default="vcam_lipstick/models", help="where --export writes lips.onnx")
