@@ -59,5 +59,6 @@ def print_table(result: dict) -> None:
                         ("lower_a_vs_b", "lower lip, A vs B")):
         print(f"{label:20s} {result[name + '_mean']:.4f} / {result[name + '_median']:.4f}")
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -169,13 +169,11 @@ def test_wide_scale_crops_show_the_mouth_at_other_sizes_and_leave_the_default_st
     """Acquisition boxes can be half or twice the mouth; with --wide-scale-p the crops cover that, and
     without it the samples are exactly those earlier stages were trained on."""
     pytest.importorskip("torch")
-    from pathlib import Path
-
     from vcam_lipstick.processing.geometry import box_from_mask
     from vcam_lipstick.training.data import CropConfig, CropDataset, FaceStore
 
     make_dataset(tmp_path / "data", n=6)
-    store = FaceStore(Path(tmp_path / "data"), "train")
+    store = FaceStore(tmp_path / "data", "train")
 
     def mouth_widths(**kw):
         widths = []

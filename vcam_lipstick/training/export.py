@@ -11,7 +11,7 @@ import torch
 
 from ..model.spec import ModelSpec, sha256_of, write_spec
 from .data import CropConfig
-from .train import build_model, read_checkpoint
+from .train import load_trained
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,7 @@ def lip_spec(cfg: CropConfig, metrics: dict, architecture: str, name: str = "lip
 
 
 def export_checkpoint(ckpt_path: Path, models_dir: Path) -> Path:
-    ckpt = read_checkpoint(ckpt_path)
+    model, ckpt = load_trained(ckpt_path)
     config = ckpt.get("config", {})
-    model = build_model(config)
-    model.load_state_dict(ckpt["model"])
     metrics = {f"crop_val_{k}": v for k, v in ckpt.get("metrics", {}).items() if k.endswith("iou")}
     return export_onnx(model, lip_spec(CropConfig.from_run(config), metrics, model.describe()), models_dir)

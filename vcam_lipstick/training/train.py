@@ -97,12 +97,17 @@ def distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> 
                     reduction="none").sum(1).mean()
 
 
+def load_trained(path) -> tuple[LipNet, dict]:
+    """The network a training checkpoint holds, weights loaded, and the checkpoint itself."""
+    ckpt = read_checkpoint(path)
+    model = build_model(ckpt.get("config", {}))
+    model.load_state_dict(ckpt["model"])
+    return model, ckpt
+
+
 def load_teacher(path: str) -> LipNet:
     """A frozen network from a training checkpoint, to distil from."""
-    ckpt = read_checkpoint(path)
-    teacher = build_model(ckpt.get("config", {}))
-    teacher.load_state_dict(ckpt["model"])
-    return teacher.eval().requires_grad_(False)
+    return load_trained(path)[0].eval().requires_grad_(False)
 
 
 def batches(dataset: CropDataset, order: np.ndarray, batch_size: int):
