@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..evaluation import occluders
+from ..evaluation.tone import ita_degrees
 from ..processing.geometry import MOUTH_WIDTH_FRACTION, MouthBox, box_from_mask, camera_blur_sigma, crop_matrix
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,9 @@ class FaceStore:
         self.images: list[np.ndarray] = []
         self.masks: list[np.ndarray] = []
         self.boxes: list[MouthBox] = []
+        self.skins: list[np.ndarray] = []  # cheek patches: texture for synthetic fingers over other faces
+        self.ita: list[float] = []  # skin tone around the lips, for tone-balanced sampling
+        patch_rng = np.random.default_rng(0)
         for image_path, mask_path in pairs:
             image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
             mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
@@ -69,6 +74,10 @@ class FaceStore:
             self.images.append(image)
             self.masks.append(mask)
             self.boxes.append(box)
+            skin = occluders.skin_patch(image, box, patch_rng)
+            if skin is not None:
+                self.skins.append(cv2.resize(skin, (32, 32), interpolation=cv2.INTER_AREA))
+            self.ita.append(ita_degrees(image, mask))
 
     def __len__(self) -> int:
         return len(self.images)
@@ -82,8 +91,19 @@ def jitter_box(box: MouthBox, rng: np.random.Generator, strength: float = 1.0) -
     return MouthBox(box.cx + shift[0], box.cy + shift[1], box.width * scale, box.height, angle)
 
 
-def _photometric(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def shift_tone(crop: np.ndarray, lightness: float, chroma: float) -> np.ndarray:
+    """Scale CIELAB lightness and chroma of the whole crop, skin and lips together: a darker (or
+    lighter) complexion, not just a darker exposure, which would also grey the colours."""
+    lab = cv2.cvtColor(crop.astype(np.float32) / 255.0, cv2.COLOR_BGR2LAB)
+    lab[..., 0] *= lightness
+    lab[..., 1:] *= chroma
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2BGR) * 255.0, 0, 255)
+
+
+def _photometric(crop: np.ndarray, rng: np.random.Generator, tone_p: float = 0.0) -> np.ndarray:
     img = crop.astype(np.float32)
+    if tone_p and rng.random() < tone_p:
+        img = shift_tone(img, rng.uniform(0.45, 1.05), rng.uniform(0.85, 1.35))
     # White balance and exposure, then gamma and contrast.
     img *= rng.uniform(0.8, 1.2, size=3).astype(np.float32) * rng.uniform(0.5, 1.4)
     img = np.clip(img, 0, 255)
@@ -108,14 +128,20 @@ def _photometric(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig, rng: np.random.Generator | None,
              flip: bool = False, lowres_p: float = 0.5, min_mouth_px: float = 18.0,
-             lowres_interp: str = "bilinear") -> tuple[np.ndarray, np.ndarray]:
+             lowres_interp: str = "bilinear", occlude_p: float = 0.0, skins: list[np.ndarray] | None = None,
+             tone_p: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Cut a (H, W, 3) BGR crop and its (H, W) label crop for ``box``; augment when ``rng`` is given.
 
     ``lowres_interp`` is how a low-resolution crop is shrunk: "bilinear" samples without a low-pass
     filter (aliased, as apps that scale cheaply or sensors that skip lines); "lowpass" blurs first, as a
-    camera's optics do; "mixed" picks lowpass (half the time), bilinear or nearest at random."""
+    camera's optics do; "mixed" picks lowpass (half the time), bilinear or nearest at random.
+
+    ``occlude_p`` is the share of crops that get a synthetic occluder over the mouth (see
+    ``evaluation.occluders``); the lips under it become background. ``skins`` are cheek patches of
+    other faces, the texture of synthetic fingers."""
     w, h = cfg.width, cfg.height
     m = crop_matrix(box, w, h, cfg.mouth_fraction)
+    shrink = 1.0
     if flip:
         m = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0, 0, 1]])
     border = cv2.BORDER_REFLECT101
@@ -136,12 +162,29 @@ def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig
         flags = cv2.INTER_NEAREST if mode == "nearest" else cv2.INTER_LINEAR
         small = cv2.warpAffine(source, small_m, (sw, sh), flags=flags, borderMode=border)
         crop = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        shrink = w / sw
     else:
         crop = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=border)
     labels = cv2.warpAffine(mask, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if rng is not None and occlude_p and rng.random() < occlude_p:
+        crop, labels = _occlude_crop(crop, labels, cfg, rng, skins, shrink)
     if rng is not None:
-        crop = _photometric(crop, rng)
+        crop = _photometric(crop, rng, tone_p)
     return crop, labels
+
+
+def _occlude_crop(crop, labels, cfg: CropConfig, rng, skins, shrink: float):
+    """Paste an occluder in crop space (the mouth is centred and level there), as blurred as the crop."""
+    mouth = box_from_mask(labels > 0)
+    if mouth is None:  # a missed crop: occlude around the centre anyway
+        mouth = MouthBox((cfg.width - 1) / 2, (cfg.height - 1) / 2, cfg.width * cfg.mouth_fraction, 1.0, 0.0)
+    skin = skins[int(rng.integers(len(skins)))] if skins else None
+    color, alpha, origin, _ = occluders.draw(labels.shape, mouth, rng, skin=skin)
+    if shrink > 1.0:  # a low-resolution crop: the occluder was imaged as blurred as the face
+        sigma = 0.5 * shrink
+        color, alpha = cv2.GaussianBlur(color, (0, 0), sigma), cv2.GaussianBlur(alpha, (0, 0), sigma)
+    out, visible, _ = occluders.paste(crop, labels, color, alpha, origin)
+    return out, visible
 
 
 def normalise(crop: np.ndarray, cfg: CropConfig) -> np.ndarray:
@@ -160,9 +203,11 @@ class CropDataset:
     """Indexable training/validation samples: (image (3,H,W) f32, labels (H,W) i64, weights (H,W) f32)."""
 
     def __init__(self, store: FaceStore, cfg: CropConfig, train: bool, seed: int = 0, lowres_p: float = 0.5,
-                 min_mouth_px: float = 18.0, lowres_interp: str = "bilinear", wide_scale_p: float = 0.0):
+                 min_mouth_px: float = 18.0, lowres_interp: str = "bilinear", wide_scale_p: float = 0.0,
+                 occlude_p: float = 0.0, tone_p: float = 0.0):
         self.store, self.cfg, self.train, self.seed, self.lowres_p = store, cfg, train, seed, lowres_p
         self.min_mouth_px, self.lowres_interp, self.wide_scale_p = min_mouth_px, lowres_interp, wide_scale_p
+        self.occlude_p, self.tone_p = occlude_p, tone_p
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -182,7 +227,8 @@ class CropDataset:
                 box = MouthBox(box.cx, box.cy + off, box.width, box.height, box.angle)
             crop, labels = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, rng,
                                     flip=bool(rng.random() < 0.5), lowres_p=self.lowres_p,
-                                    min_mouth_px=self.min_mouth_px, lowres_interp=self.lowres_interp)
+                                    min_mouth_px=self.min_mouth_px, lowres_interp=self.lowres_interp,
+                                    occlude_p=self.occlude_p, skins=self.store.skins, tone_p=self.tone_p)
         else:
             box = jitter_box(box, rng, strength=0.5)
             crop, labels = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, None)

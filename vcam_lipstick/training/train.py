@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ..cli import bounded, parse_size
+from ..evaluation.tone import terciles
 from .data import CropConfig, CropDataset, FaceStore
 from .net import DEFAULT_WIDTHS, LipNet
 
@@ -154,6 +155,15 @@ def parse_widths(text: str) -> tuple[int, ...]:
     return widths
 
 
+def epoch_order(store: FaceStore, rng: np.random.Generator, dark_weight: float = 1.0) -> np.ndarray:
+    """The faces of one epoch: a permutation, or, with ``dark_weight`` != 1, as many faces drawn with
+    replacement where the darkest skin-tone tercile is ``dark_weight`` times as likely as the others."""
+    if dark_weight == 1.0:
+        return rng.permutation(len(store))
+    weights = np.where(terciles(np.array(store.ita)) == 0, dark_weight, 1.0)
+    return rng.choice(len(store), size=len(store), replace=True, p=weights / weights.sum())
+
+
 def train(args: argparse.Namespace) -> Path:
     seed_everything(args.seed)
     torch.set_num_threads(args.threads)
@@ -165,14 +175,23 @@ def train(args: argparse.Namespace) -> Path:
     val_store = FaceStore(Path(args.data), "val", limit=args.limit)
     train_set = CropDataset(train_store, cfg, train=True, seed=args.seed, lowres_p=args.lowres_p,
                             min_mouth_px=args.min_mouth_px, lowres_interp=args.lowres_interp,
-                            wide_scale_p=args.wide_scale_p)
+                            wide_scale_p=args.wide_scale_p, occlude_p=args.occlude_p, tone_p=args.tone_p)
     val_set = CropDataset(val_store, cfg, train=False, seed=args.seed)
     log.info("train %d faces, val %d faces", len(train_set), len(val_set))
 
     model = build_model(vars(args))
     if not args.no_pretrained:
         log.info("loaded %d ImageNet encoder tensors", model.load_imagenet_encoder())
-    if args.init:
+    if args.init and args.init.endswith(".onnx"):
+        # A shipped model, without its run folder: rebuild the trainable network from the ONNX file.
+        from .from_onnx import calibrate_batch_norms, load_onnx_weights
+
+        plain = CropDataset(train_store, cfg, train=False, seed=args.seed)
+        order = np.random.default_rng(args.seed).permutation(len(plain))[:640]
+        log.info("initialised %d convs from %s", load_onnx_weights(model, Path(args.init), (cfg.height, cfg.width)),
+                 args.init)
+        calibrate_batch_norms(model, (x for x, _, _ in batches(plain, order, 64)))
+    elif args.init:
         # Tensors the source lacks (a deeper encoder) keep their ImageNet or fresh values.
         own = model.state_dict()
         source = read_checkpoint(args.init)["model"]
@@ -201,7 +220,7 @@ def train(args: argparse.Namespace) -> Path:
     for epoch in range(start_epoch, args.epochs):
         model.train()
         train_set.epoch = epoch
-        order = np.random.default_rng((args.seed, epoch)).permutation(len(train_set))
+        order = epoch_order(train_store, np.random.default_rng((args.seed, epoch)), args.dark_weight)
         running, t0 = 0.0, time.monotonic()
         bar = tqdm(batches(train_set, order, args.batch), total=steps_per_epoch, desc=f"epoch {epoch}", leave=False)
         for step, (x, y, w) in enumerate(bar):
@@ -248,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=bounded(int, 1, what="limit"), default=None, help="use only the first N faces (smoke runs)")
     parser.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
     parser.add_argument("--no-pretrained", action="store_true")
-    parser.add_argument("--init", metavar="CKPT", help="start from a checkpoint's weights (fine-tuning)")
+    parser.add_argument("--init", metavar="CKPT", help="start from a checkpoint's weights, or a shipped lips.onnx (fine-tuning)")
     parser.add_argument("--size", type=parse_crop_size, default=(128, 96), help="crop size WxH (default 128x96)")
     parser.add_argument("--mouth-fraction", type=bounded(float, 0.1, 1.0, "mouth fraction"), default=0.6, help="share of the crop's width the mouth spans")
     parser.add_argument("--lovasz", type=bounded(float, 0.0, what="lovasz weight"), default=0.0, help="weight of a per-image Lovasz IoU loss (0: none)")
@@ -265,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distill", type=bounded(float, 0.0, what="distillation weight"), default=1.0, help="weight of the distillation loss (with --teacher)")
     parser.add_argument("--wide-scale-p", type=bounded(float, 0.0, 1.0, "wide-scale-p"), default=0.0,
                         help="share of crops whose box is 0.5-2x the mouth, as acquisition boxes can be")
+    parser.add_argument("--occlude-p", type=bounded(float, 0.0, 1.0, "occlude-p"), default=0.0,
+                        help="share of crops with a synthetic occluder (finger, microphone, cup...) over the mouth")
+    parser.add_argument("--tone-p", type=bounded(float, 0.0, 1.0, "tone-p"), default=0.0,
+                        help="share of crops whose skin and lips are darkened or lightened together in CIELAB")
+    parser.add_argument("--dark-weight", type=bounded(float, 0.1, 10.0, "dark-weight"), default=1.0,
+                        help="sampling weight of the darkest skin-tone tercile of the training faces")
     parser.add_argument("--warmup", type=bounded(float, 0.01, 0.99, "warmup"), default=0.05, help="share of steps warming up the learning rate")
     parser.add_argument("--export", metavar="CKPT", help="export a checkpoint to ONNX + spec instead of training")
     parser.add_argument("--models", default="vcam_lipstick/models", help="where --export writes lips.onnx")
