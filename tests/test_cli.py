@@ -39,13 +39,17 @@ def test_bad_look_arguments_exit_2_with_one_line(argv, needle, capsys):
     (["process", "x.jpg", "-o", "y.jpg", "--intensity", "150"], "0 to 100"),
     (["bench", "--threads", "0"], "threads must be from 1 to 64, not 0"),
     (["bench", "--frames", "many"], "must be a whole number, not 'many'"),
-    (["run", "--no-tray", "--fps", "-3"], "must be at least 1, not -3"),
+    (["run", "--no-tray", "--fps", "-3"], "--fps: fps must be from 1 to 120, not -3"),
+    (["run", "--no-tray", "--fps", "1000"], "--fps: fps must be from 1 to 120, not 1000"),
+    (["run", "--size", "7680x7680"], "out of range (16x16 to 7680x4320)"),
 ])
 def test_out_of_range_numbers_exit_2_with_one_line(argv, needle, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
-    assert needle in one_line_error(capsys)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "usage:" not in err[0]  # one line, not argparse's usage block
+    assert err[0].startswith("vcam-lipstick ") and needle in err[0]
 
 
 def test_process_photo_writes_output_and_never_overwrites_input(face_jpg, tmp_path, capsys):
@@ -119,7 +123,8 @@ def test_eval_names_a_missing_mask_and_scores_a_folder(face_jpg, tmp_path, capsy
     image = cv2.imread(str(face_jpg))
     cv2.imwrite(str(data / "images" / "a.jpg"), image)
     assert main(["eval", "--data", str(data)]) == 1
-    assert "a.jpg" in one_line_error(capsys) and "missing mask" in capsys.readouterr().err + "missing mask"
+    line = one_line_error(capsys)
+    assert "a.jpg" in line and "missing mask" in line
     labels = labels_of(tracker.segment_image(image), image.shape)
     cv2.imwrite(str(data / "masks" / "a.png"), labels)
     assert main(["eval", "--data", str(data), "--json", "--report", str(tmp_path / "rep")]) == 0
@@ -191,3 +196,70 @@ def test_a_missing_camera_is_reported_in_the_apps_words_without_opencv_warnings(
     assert out.returncode == 0
     assert "camera 9 is not available" in out.stderr
     assert "[ WARN" not in out.stderr and "VIDEOIO" not in out.stderr
+
+
+@pytest.mark.parametrize("argv, verbose", [(["-v"], True), ([], False), (["run", "-v"], True), (["-v", "run"], True)])
+def test_no_command_starts_the_tray_app_and_keeps_v(argv, verbose, monkeypatch):
+    import vcam_lipstick.cli as cli
+
+    seen = []
+    monkeypatch.setitem(cli.COMMANDS, "run", lambda args: seen.append(args) or 0)
+    assert main(argv) == 0
+    (args,) = seen
+    assert (args.command, args.verbose, args.no_tray) == ("run", verbose, False)
+
+
+HEADLESS_RUN = ["run", "--no-tray", "--source", "demo", "--sink", "null", "--frames", "2"]
+
+
+@pytest.mark.parametrize("mode, says, never", [("headless", "without a tray icon", "system tray"),
+                                              ("tray", "system tray", "without a tray icon")])
+def test_a_refused_second_instance_changes_nothing_and_says_where_the_first_is(mode, says, never, capsys):
+    from vcam_lipstick.settings import config_dir
+    from vcam_lipstick.system import SingleInstance
+
+    settings = config_dir() / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text('{"shade": "Plum"}')
+    with SingleInstance(config_dir(), mode=mode):
+        assert main([*HEADLESS_RUN, "--shade", "Classic Red"]) == 1
+    assert settings.read_text() == '{"shade": "Plum"}'  # its --shade was not saved
+    line = one_line_error(capsys)
+    assert "already running" in line and says in line and never not in line
+
+
+def test_a_lock_file_that_is_a_folder_is_one_line(capsys):
+    from vcam_lipstick.settings import config_dir
+
+    (config_dir() / "app.lock").mkdir(parents=True)
+    assert main(HEADLESS_RUN) == 1
+    line = one_line_error(capsys)
+    assert "app.lock" in line and "folder" in line
+    assert (config_dir() / "app.lock").is_dir()
+
+
+@pytest.mark.parametrize("content", [bytes(range(128, 256)), b"[" * 2_000_000], ids=["not-utf8", "deep"])
+def test_the_app_starts_whatever_settings_json_holds_and_keeps_it_as_bak(content, capsys):
+    from vcam_lipstick.settings import config_dir
+
+    config_dir().mkdir(parents=True)
+    (config_dir() / "settings.json").write_bytes(content)
+    assert main(HEADLESS_RUN) == 0
+    assert (config_dir() / "settings.json.bak").read_bytes() == content
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if "settings" in line and "settings.json.bak" in line]
+
+
+@pytest.mark.parametrize("command", [["shades"], ["process", "face.jpg", "-o", "out.jpg"]])
+def test_a_deeply_nested_shades_file_is_one_warning_and_the_builtins(command, tmp_path, face_jpg):
+    from vcam_lipstick.settings import config_dir
+
+    config_dir().mkdir(parents=True)
+    (config_dir() / "shades.json").write_bytes(b"[" * 50_000_000)
+    out = subprocess.run([sys.executable, "-m", "vcam_lipstick", *command], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stderr.splitlines() if "shades.json" in line]
+    assert len(lines) == 1 and "built-ins only" in lines[0] and "Traceback" not in out.stderr
+    assert (config_dir() / "shades.json").stat().st_size == 50_000_000

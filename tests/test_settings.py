@@ -1,4 +1,7 @@
 import json
+import logging
+
+import pytest
 
 from vcam_lipstick.settings import Settings, SettingsStore
 
@@ -34,3 +37,73 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
     store.save(Settings(shade="Cherry"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.json"]
     assert json.loads((tmp_path / "settings.json").read_text())["shade"] == "Cherry"
+
+
+def _warnings(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("content", [
+    bytes(range(128, 256)) * 4,  # not UTF-8
+    b"[" * 2_000_000,  # too large to read (the 50 MB case, smaller)
+    b"[" * 900_000 + b"]" * 900_000,  # under the size limit, but nested past Python's recursion limit
+], ids=["not-utf8", "too-large", "too-deep"])
+def test_unusable_file_is_moved_aside_byte_identical_and_defaults_used(tmp_path, caplog, content):
+    (tmp_path / "settings.json").write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        s = SettingsStore(tmp_path).load()
+    assert s == Settings()
+    assert (tmp_path / "settings.json.bak").read_bytes() == content
+    assert not (tmp_path / "settings.json").exists()
+    (line,) = _warnings(caplog)
+    assert "settings.json.bak" in line and "\n" not in line
+
+
+def test_an_earlier_backup_is_never_overwritten(tmp_path):
+    (tmp_path / "settings.json.bak").write_bytes(b"first")
+    (tmp_path / "settings.json").write_bytes(b"\xff second")
+    assert SettingsStore(tmp_path).load() == Settings()
+    assert (tmp_path / "settings.json.bak").read_bytes() == b"first"
+    assert (tmp_path / "settings.json.bak.1").read_bytes() == b"\xff second"
+
+
+def test_a_settings_folder_in_place_of_the_file_gives_defaults(tmp_path, caplog):
+    (tmp_path / "settings.json").mkdir()
+    with caplog.at_level(logging.WARNING):
+        assert SettingsStore(tmp_path).load() == Settings()
+    assert (tmp_path / "settings.json").is_dir()
+    assert len(_warnings(caplog)) == 1
+
+
+def test_a_size_or_rate_beyond_the_clis_caps_is_reset_with_one_warning_each(tmp_path, caplog):
+    (tmp_path / "settings.json").write_text(json.dumps({"width": 7680, "height": 7680, "fps": 1000, "shade": "Plum"}))
+    with caplog.at_level(logging.WARNING):
+        s = SettingsStore(tmp_path).load()
+    assert (s.width, s.height, s.fps, s.shade) == (1280, 720, 30, "Plum")  # the size is reset as a pair
+    warnings = _warnings(caplog)
+    assert len(warnings) == 2
+    assert any("7680x7680" in w for w in warnings) and any("fps 1000" in w for w in warnings)
+
+
+@pytest.mark.parametrize("size, fps", [((7680, 4320), 120), ((16, 16), 1), ((7681, 720), 30), ((1280, 4321), 30),
+                                       ((1280, 720), 121), ((1280, 720), 0)])
+def test_settings_accept_exactly_what_the_cli_accepts(tmp_path, size, fps):
+    from vcam_lipstick.cli import build_parser
+
+    (tmp_path / "settings.json").write_text(json.dumps({"width": size[0], "height": size[1], "fps": fps}))
+    s = SettingsStore(tmp_path).load()
+    settings_ok = (s.width, s.height, s.fps) == (*size, fps)
+    try:
+        build_parser().parse_args(["run", "--size", f"{size[0]}x{size[1]}", "--fps", str(fps)])
+        cli_ok = True
+    except SystemExit:
+        cli_ok = False
+    assert settings_ok == cli_ok
+
+
+def test_text_settings_with_control_characters_are_reset(tmp_path, caplog):
+    (tmp_path / "settings.json").write_text(json.dumps({"shade": "Plum\x1b[2J", "finish": "x" * 5000}))
+    with caplog.at_level(logging.WARNING):
+        s = SettingsStore(tmp_path).load()
+    assert s.shade == Settings().shade and s.finish == ""
+    assert "\x1b" not in caplog.text and all(len(w) < 200 for w in _warnings(caplog))

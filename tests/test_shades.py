@@ -64,3 +64,62 @@ def test_corrupt_user_file_keeps_the_builtins(tmp_path):
     before = user.read_text()
     assert len(ShadeBook.load(user)) >= 24
     assert user.read_text() == before  # never rewritten
+
+
+def _warnings(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_names_with_control_characters_or_null_are_skipped_and_named_safely(tmp_path, caplog):
+    user = tmp_path / "shades.json"
+    user.write_text(json.dumps({"shades": [
+        {"name": "Evil\x1b[2J\nRed", "color": "#B01020"},
+        {"name": None, "color": "#112233"},
+        {"name": "Fine", "family": "reds\x07", "color": "#112233"},
+        {"name": "Kept", "color": "#112233"},
+    ]}))
+    with caplog.at_level(logging.WARNING):
+        book = ShadeBook.load(user)
+    assert book.get("Kept").rgb == (0x11, 0x22, 0x33)
+    assert "None" not in {s.name for s in book} and "Fine" not in {s.name for s in book}
+    assert all(s.name.isprintable() and s.family.isprintable() for s in book)
+    warnings = _warnings(caplog)
+    assert len(warnings) == 3
+    assert "\x1b" not in caplog.text and "\x07" not in caplog.text and all("\n" not in w for w in warnings)
+    assert "'Evil\\x1b[2J\\nRed'" in warnings[0]  # named as repr: visible, not executed by the terminal
+    assert "null" in warnings[1]
+
+
+def test_duplicate_names_are_warned_about_once_each_and_the_later_wins(tmp_path, caplog):
+    user = tmp_path / "shades.json"
+    user.write_text(json.dumps({"shades": [
+        {"name": "My Red", "color": "#100000"},
+        {"name": "my red", "color": "#200000"},
+        {"name": "MY RED", "color": "#300000"},
+        {"name": "Classic Red", "color": "#AA0000"},  # overriding a built-in is a feature, not a duplicate
+    ]}))
+    with caplog.at_level(logging.WARNING):
+        book = ShadeBook.load(user)
+    assert book.get("My Red").rgb == (0x30, 0, 0)
+    warnings = _warnings(caplog)
+    assert len(warnings) == 2 and all("repeats" in w for w in warnings)
+    assert "#2 'my red'" in warnings[0] and "#3 'MY RED'" in warnings[1]
+
+
+def test_builtin_shades_have_no_duplicates_or_odd_names(caplog):
+    with caplog.at_level(logging.WARNING):
+        book = ShadeBook.load()
+    assert _warnings(caplog) == []
+    assert all(s.name.isprintable() for s in book)
+
+
+@pytest.mark.parametrize("content", [b"[" * 2_000_000, b"[" * 900_000, b"\xff\xfe{}", b"{\"shades\": 5}"],
+                         ids=["too-large", "too-deep", "not-utf8", "not-a-list"])
+def test_unusable_user_file_keeps_the_builtins_with_one_warning(tmp_path, caplog, content):
+    user = tmp_path / "shades.json"
+    user.write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        book = ShadeBook.load(user)
+    assert len(book) == len(ShadeBook.load())
+    assert len(_warnings(caplog)) == 1
+    assert user.read_bytes() == content  # never moved or rewritten

@@ -88,3 +88,41 @@ def test_shipped_models_are_small_verified_and_documented():
     assert total <= 3 * 1024 * 1024
     card = (models_dir() / "README.md").read_text()
     assert "non-commercial" in card.lower()
+
+
+def _shipped_lips_json():
+    return json.loads((models_dir() / LIPS_SPEC).read_text())
+
+
+@pytest.mark.parametrize("field, value", [
+    ("input_width", 0), ("input_height", -96), ("input_width", 12.5), ("input_height", True), ("input_width", 10**6),
+    ("mean", [1.0, 2.0]), ("mean", 5), ("std", [57.0, 0.0, 58.0]), ("std", [1.0, float("nan"), 1.0]),
+    ("classes", ["background"]), ("classes", ["a", "a"]), ("classes", "background,lips"),
+    ("threshold", 2), ("threshold", None), ("sha256", "0" * 63), ("onnx_file", "../lips.onnx"),
+    ("onnx_file", "/etc/passwd"), ("task", "lipstick"), ("color_order", "GBR"), ("layout", "CHW"),
+    ("name", None), ("metrics", []), ("extra", {"mouth_width_fraction": 0}),
+])
+def test_a_hand_edited_spec_is_one_clear_model_error_naming_the_field(tmp_path, field, value):
+    (tmp_path / "lips.json").write_text(json.dumps(_shipped_lips_json() | {field: value}))
+    with pytest.raises(ModelError, match=f"is invalid: {field}") as exc:
+        load_spec(tmp_path / "lips.json")
+    assert "\n" not in str(exc.value)
+
+
+def test_process_with_a_bad_lips_spec_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys, demo_frame):
+    import cv2
+
+    from vcam_lipstick.cli import main
+    from vcam_lipstick.model import bundle
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("lips.onnx", "face_detector.onnx", "face_detector.json"):
+        (models / name).write_bytes((models_dir() / name).read_bytes())
+    (models / "lips.json").write_text(json.dumps(_shipped_lips_json() | {"input_width": 0}))
+    monkeypatch.setattr(bundle, "models_dir", lambda: models)
+    cv2.imwrite(str(tmp_path / "face.jpg"), demo_frame)
+    assert main(["process", str(tmp_path / "face.jpg"), "-o", str(tmp_path / "out.jpg")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "input_width" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "out.jpg").exists()

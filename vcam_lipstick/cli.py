@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .settings import LIMITS
 
 EXIT_USAGE = 2
 
@@ -22,24 +23,34 @@ class CliError(Exception):
         self.code = code
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """A usage mistake is one line (the README promises it), not argparse's usage block; exit 2."""
+
+    def error(self, message: str):
+        message = message.removeprefix("argument ")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _intensity(text: str) -> int:
+    low, high = LIMITS["intensity"]
     try:
         value = float(text.rstrip("%"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"intensity must be a number from 0 to 100, not '{text}'") from None
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"intensity must be from 0 to 100, not {text}")
+        raise argparse.ArgumentTypeError(f"intensity must be a number from {low} to {high}, not '{text}'") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"intensity must be from {low} to {high}, not {text}")
     return int(round(value))
 
 
 def parse_size(text: str) -> tuple[int, int]:
     """'1280x720' -> (1280, 720), for argparse."""
+    (wl, wh), (hl, hh) = LIMITS["width"], LIMITS["height"]
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must look like 1280x720, not '{text}'") from None
-    if not (16 <= w <= 7680 and 16 <= h <= 4320):
-        raise argparse.ArgumentTypeError(f"size {text} is out of range (16x16 to 7680x4320)")
+    if not (wl <= w <= wh and hl <= h <= hh):
+        raise argparse.ArgumentTypeError(f"size {text} is out of range ({wl}x{hl} to {wh}x{hh})")
     return w, h
 
 
@@ -60,14 +71,15 @@ def bounded(cast, low, high=None, what: str = "value"):
     return parse
 
 
-_threads = bounded(int, 1, 64, "threads")
+_threads = bounded(int, *LIMITS["threads"], "threads")
+_fps = bounded(int, *LIMITS["fps"], "fps")
 _positive = bounded(int, 1, what="a count")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vcam-lipstick",
-                                description="Realistic lipstick on your webcam, as the virtual camera 'Lipstick Cam'. "
-                                            "With no command: start the tray app.")
+    p = ArgumentParser(prog="vcam-lipstick",
+                       description="Realistic lipstick on your webcam, as the virtual camera 'Lipstick Cam'. "
+                                   "With no command: start the tray app.")
     p.add_argument("--version", action="version", version=f"vcam-lipstick {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -79,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frames", type=_positive, default=None, help="stop after N output frames")
     run.add_argument("--shade", help="shade name or #RRGGBB (saved as the current shade)")
     run.add_argument("--size", type=parse_size, default=None, help="frame size, e.g. 1280x720")
-    run.add_argument("--fps", type=_positive, default=None)
+    run.add_argument("--fps", type=_fps, default=None, help="frames per second (%d to %d)" % LIMITS["fps"])
     run.add_argument("--all-faces", action="store_true", help="lipstick on every face, not only the largest")
 
     seg = sub.add_parser("segment", help="write lip label maps for images (0 bg, 1 upper, 2 lower, 3 inner mouth)")
@@ -120,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("shades", help="list the shades with colour swatches")
     doc = sub.add_parser("doctor", help="check the webcam, virtual camera driver and models; say what to install")
     doc.add_argument("--no-camera-probe", action="store_true")
+    for command in sub.choices.values():  # -v after the command too; SUPPRESS keeps a -v given before it
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug details")
     return p
 
 
@@ -251,21 +265,24 @@ def cmd_doctor(args) -> int:
 
 def cmd_run(args) -> int:
     from .app import Controller
+    from .devices.sinks import display_available
     from .settings import SettingsStore, log_dir
     from .system import SingleInstance, setup_logging
 
     setup_logging(log_dir(), args.verbose)
     store = SettingsStore()
-    controller = Controller(store, notify=lambda m: print(m, file=sys.stderr))
-    if args.shade:
-        controller.set_shade(args.shade)
-    if args.size:
-        controller.settings.width, controller.settings.height = args.size
-    if args.fps:
-        controller.settings.fps = args.fps
-    if args.all_faces:
-        controller.settings.all_faces = True
-    with SingleInstance(store.folder):
+    # The lock comes first: a refused second instance must not load, change or save anything.
+    mode = "headless" if args.no_tray or not display_available() else "tray"
+    with SingleInstance(store.folder, mode=mode):
+        controller = Controller(store, notify=lambda m: print(m, file=sys.stderr))
+        if args.shade:
+            controller.set_shade(args.shade)
+        if args.size:
+            controller.settings.width, controller.settings.height = args.size
+        if args.fps:
+            controller.settings.fps = args.fps
+        if args.all_faces:
+            controller.settings.all_faces = True
         if args.no_tray:
             return run_headless(controller, args.source, args.sink, args.frames)
         return run_tray(controller, args.source, args.sink, args.frames)
@@ -337,15 +354,16 @@ COMMANDS = {"shades": cmd_shades, "process": cmd_process, "segment": cmd_segment
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["run", *([] if argv is None else argv)])
+    if args.command is None:  # no command: the tray app, keeping the top-level options (-v)
+        args = parser.parse_args([*argv, "run"])
     from .devices.sinks import SinkError
     from .devices.sources import SourceError
     from .media import MediaError
     from .model.spec import ModelError
     from .processing.shades import ShadeError
-    from .system import AlreadyRunning, quiet_opencv
+    from .system import LockError, quiet_opencv
 
     if not getattr(args, "verbose", False):
         quiet_opencv()
@@ -360,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     except (MediaError, ModelError, SourceError, SinkError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except AlreadyRunning as exc:
+    except LockError as exc:
         print(str(exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

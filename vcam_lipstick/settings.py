@@ -1,7 +1,8 @@
 """User settings: a dataclass with defaults, a tolerant loader and atomic writes.
 
-Unknown keys are dropped, bad values fall back to their defaults, and a file that is not valid
-JSON is kept aside as ``settings.json.bak`` before the app starts with defaults.
+Unknown keys are dropped, bad values fall back to their defaults, and a file that is not usable
+JSON (not UTF-8, not JSON, nested too deeply, larger than 1 MB) is kept aside as
+``settings.json.bak`` before the app starts with defaults: no settings file stops the app.
 """
 
 from __future__ import annotations
@@ -9,14 +10,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+import reprlib
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from .jsonfile import JsonFileError, read_json
+from .processing.shades import MAX_NAME_LENGTH
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "vcam-lipstick"
 INTENSITY_STEPS = (25, 50, 75, 100)
+
+#: Inclusive bounds of the numeric settings; the CLI's options use the same ones.
+LIMITS: dict[str, tuple[int, int]] = {
+    "intensity": (0, 100),  # percent
+    "width": (16, 7680),
+    "height": (16, 4320),
+    "fps": (1, 120),
+    "threads": (1, 64),
+}
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 60
 
 
 def config_dir() -> Path:
@@ -66,6 +82,7 @@ class Settings:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Settings":
+        """Settings from parsed JSON: unknown keys dropped, each bad value reset (one warning line each)."""
         defaults = cls()
         values = {}
         for f in fields(cls):
@@ -77,19 +94,26 @@ class Settings:
             elif isinstance(default, int):
                 ok = isinstance(value, int) and not isinstance(value, bool)
             else:
-                ok = isinstance(value, type(default))
-            if ok and f.name == "intensity":
-                ok = 0 <= value <= 100
-            if ok and f.name in ("width", "height"):
-                ok = 16 <= value <= 7680
-            if ok and f.name == "fps":
-                ok = 1 <= value <= 120
-            if ok and f.name == "threads":
-                ok = 1 <= value <= 64
-            if ok:
+                # Text settings name a shade or a finish: short and printable, like a shade name.
+                ok = isinstance(value, str) and len(value) <= MAX_NAME_LENGTH and value.isprintable()
+            low, high = LIMITS.get(f.name, (None, None))
+            in_range = not ok or low is None or low <= value <= high
+            if ok and in_range:
                 values[f.name] = value
+            elif f.name in ("width", "height"):
+                continue  # reported below, as a pair
+            elif not in_range:
+                log.warning("settings: %s %s is outside %d-%d; using %r", f.name, value, low, high, default)
             else:
-                log.warning("settings: bad value for %s (%r); using %r", f.name, value, default)
+                log.warning("settings: bad value for %s (%s); using %r", f.name, _short.repr(value), default)
+        # The size is a pair: half of a bad one (7680x7680) would make an odd 7680x720.
+        if any(k in raw and k not in values for k in ("width", "height")):
+            (wl, wh), (hl, hh) = LIMITS["width"], LIMITS["height"]
+            log.warning("settings: bad size %sx%s (allowed %dx%d to %dx%d); using %dx%d",
+                        _short.repr(raw.get("width", defaults.width)), _short.repr(raw.get("height", defaults.height)),
+                        wl, hl, wh, hh, defaults.width, defaults.height)
+            values.pop("width", None)
+            values.pop("height", None)
         return cls(**values)
 
 
@@ -101,26 +125,34 @@ class SettingsStore:
         self.path = self.folder / "settings.json"
 
     def load(self) -> Settings:
+        """The saved settings, or defaults; never raises for what the file contains."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = read_json(self.path)
+            if not isinstance(raw, dict):
+                raise JsonFileError("not a JSON object")
         except FileNotFoundError:
             return Settings()
-        except OSError as exc:
-            log.warning("cannot read %s (%s); using defaults", self.path, exc)
-            return Settings()
-        try:
-            raw = json.loads(text)
-            if not isinstance(raw, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            backup = self.path.with_name(self.path.name + ".bak")
+        except JsonFileError as exc:
+            backup = self._free_backup_name()
             try:
                 os.replace(self.path, backup)
                 log.warning("settings file was corrupt (%s); kept it as %s and started with defaults", exc, backup)
             except OSError:
-                log.warning("settings file was corrupt (%s); using defaults", exc)
+                log.warning("settings file %s was corrupt (%s); using defaults", self.path, exc)
+            return Settings()
+        except OSError as exc:
+            log.warning("cannot read %s (%s); using defaults", self.path, exc.strerror or exc)
             return Settings()
         return Settings.from_dict(raw)
+
+    def _free_backup_name(self) -> Path:
+        """``settings.json.bak``, or ``.bak.1``, ``.bak.2``... so an earlier backup is never overwritten."""
+        backup = self.path.with_name(self.path.name + ".bak")
+        n = 1
+        while backup.exists() or backup.is_symlink():
+            backup = self.path.with_name(f"{self.path.name}.bak.{n}")
+            n += 1
+        return backup
 
     def save(self, settings: Settings) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -12,20 +12,41 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-class AlreadyRunning(RuntimeError):
+class LockError(RuntimeError):
+    """The single-instance lock cannot be taken; the message is one line for the user."""
+
+
+class AlreadyRunning(LockError):
     pass
 
 
-class SingleInstance:
-    """An OS file lock in the config folder, held while the app runs (released even on a crash)."""
+# What a refused second instance says, by the running one's mode (written into the lock file).
+_RUNNING_HINTS = {
+    "tray": " (look for its icon in the system tray)",
+    "headless": " without a tray icon, as process {pid} (stop it with Ctrl+C where it runs)",
+}
 
-    def __init__(self, folder: Path, name: str = "app.lock"):
+
+class SingleInstance:
+    """An OS file lock in the config folder, held while the app runs (released even on a crash).
+
+    ``mode`` ("tray" or "headless") is written into the lock file beside the process id, so that a
+    second instance can say where the running one is.
+    """
+
+    def __init__(self, folder: Path, name: str = "app.lock", mode: str = ""):
         self.path = Path(folder) / name
+        self.mode = mode
         self.fh = None
 
     def acquire(self) -> "SingleInstance":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+", encoding="utf-8")
+        except IsADirectoryError:
+            raise LockError(f"the lock file {self.path} is a folder; remove it if vcam-lipstick is not running") from None
+        except OSError as exc:
+            raise LockError(f"cannot create the lock file {self.path} ({exc.strerror or exc})") from None
         try:
             if sys.platform.startswith("win"):
                 import msvcrt
@@ -38,13 +59,25 @@ class SingleInstance:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.close()
-            raise AlreadyRunning("vcam-lipstick is already running (look for its icon in the system tray)") from None
+            raise AlreadyRunning(self._running_message()) from None
         fh.seek(0)
         fh.truncate()
-        fh.write(str(os.getpid()))
+        fh.write(f"{os.getpid()}\n{self.mode}\n")
         fh.flush()
         self.fh = fh
         return self
+
+    def _running_message(self) -> str:
+        """'already running', with where to find the running instance when its lock file says so."""
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
+                pid, mode = (fh.read(200).split("\n") + ["", ""])[:2]
+        except OSError:  # Windows: the holder's locked byte cannot be read
+            pid, mode = "", ""
+        hint = _RUNNING_HINTS.get(mode.strip(), "")
+        if "{pid}" in hint and not pid.strip().isdigit():
+            hint = " without a tray icon"
+        return "vcam-lipstick is already running" + hint.format(pid=pid.strip())
 
     def release(self) -> None:
         if self.fh is not None:

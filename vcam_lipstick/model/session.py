@@ -8,6 +8,18 @@ from pathlib import Path
 from .spec import ModelError
 
 log = logging.getLogger(__name__)
+_warned_telemetry = False
+
+
+def _check_telemetry_off() -> None:
+    """Say once if onnxruntime was imported before this package could switch its telemetry off."""
+    global _warned_telemetry
+    from .. import ORT_TELEMETRY_MAY_BE_ON
+
+    if ORT_TELEMETRY_MAY_BE_ON and not _warned_telemetry:
+        _warned_telemetry = True
+        log.warning("onnxruntime was imported before vcam_lipstick, so its telemetry may be on; "
+                    "set ORT_DISABLE_TELEMETRY=1 in the environment or import vcam_lipstick first")
 
 
 def create_session(onnx_path: Path, threads: int = 1, providers: list[str] | None = None):
@@ -15,6 +27,7 @@ def create_session(onnx_path: Path, threads: int = 1, providers: list[str] | Non
 
     ``threads`` defaults to 1: a meeting app shares the CPU with the meeting.
     """
+    _check_telemetry_off()
     import onnxruntime as ort
 
     available = set(ort.get_available_providers())

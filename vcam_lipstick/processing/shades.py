@@ -6,15 +6,21 @@ import difflib
 import json
 import logging
 import re
+import reprlib
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
 from pathlib import Path
 
+from ..jsonfile import JsonFileError, read_json
+
 log = logging.getLogger(__name__)
 
 FAMILIES = ("nudes", "pinks", "corals", "reds", "berries", "plums", "browns", "bold", "custom")
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+MAX_NAME_LENGTH = 64  # a shade name is a menu label
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 40
 
 
 class Finish(str, Enum):
@@ -32,7 +38,7 @@ def parse_hex(text: str) -> tuple[int, int, int]:
     """'#RRGGBB' (or 'RRGGBB') -> (r, g, b) ints; raises ShadeError."""
     match = _HEX.match(text.strip()) if isinstance(text, str) else None
     if not match:
-        raise ShadeError(f"'{text}' is not a colour: use #RRGGBB, e.g. #C0141E")
+        raise ShadeError(f"{_short.repr(text)} is not a colour: use #RRGGBB, e.g. #C0141E")
     value = match.group(1)
     return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
 
@@ -41,7 +47,7 @@ def parse_finish(text: str) -> Finish:
     try:
         return Finish(str(text).strip().lower())
     except ValueError:
-        raise ShadeError(f"unknown finish '{text}': choose {', '.join(f.value for f in Finish)}") from None
+        raise ShadeError(f"unknown finish {_short.repr(text)}: choose {', '.join(f.value for f in Finish)}") from None
 
 
 @dataclass(frozen=True)
@@ -75,25 +81,53 @@ class Look:
             raise ShadeError(f"intensity {self.intensity} is outside 0-100%")
 
 
+def _text(entry: dict, key: str, default: str | None = None) -> str:
+    """A short printable string from ``entry[key]``; ShadeError (never a str() of null or a list)."""
+    value = entry[key] if default is None else entry.get(key, default)
+    if not isinstance(value, str):
+        raise ShadeError(f"{key} must be text, not {'null' if value is None else type(value).__name__}")
+    value = value.strip()
+    if not value:
+        raise ShadeError(f"empty {key}")
+    if not value.isprintable():
+        raise ShadeError(f"{key} has control or unprintable characters")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ShadeError(f"{key} is longer than {MAX_NAME_LENGTH} characters")
+    return value
+
+
+def _label(i: int, entry) -> str:
+    """How a warning names an entry: its number, and its name as repr (never raw control characters)."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return f"#{i + 1}" + (f" {_short.repr(name)}" if name is not None else "")
+
+
 def _parse_entries(raw, source: str) -> list[Shade]:
+    """Shades from ``{"shades": [...]}``; a bad entry is skipped and a repeated name warned about,
+    one line each. The later of two entries with the same name (any case) wins."""
     entries = raw.get("shades") if isinstance(raw, dict) else None
     if not isinstance(entries, list):
         log.warning("%s: expected {\"shades\": [...]}; ignoring the file", source)
         return []
     shades = []
+    first_seen: dict[str, int] = {}
     for i, entry in enumerate(entries):
         try:
             if not isinstance(entry, dict):
                 raise ShadeError("entry is not an object")
-            name = str(entry["name"]).strip()
-            if not name:
-                raise ShadeError("empty name")
-            family = str(entry.get("family", "custom")).strip().lower() or "custom"
+            name = _text(entry, "name")
+            family = _text(entry, "family", "custom").lower()
             finish = parse_finish(entry.get("finish", "satin"))
             shades.append(Shade(name, family, parse_hex(entry["color"]), finish))
-        except (KeyError, ShadeError, TypeError) as exc:
-            label = entry.get("name", f"#{i + 1}") if isinstance(entry, dict) else f"#{i + 1}"
-            log.warning("%s: skipping shade %s: %s", source, label, exc if not isinstance(exc, KeyError) else f"missing {exc}")
+        except (KeyError, ShadeError) as exc:
+            reason = f"missing {exc}" if isinstance(exc, KeyError) else exc
+            log.warning("%s: skipping shade %s: %s", source, _label(i, entry), reason)
+            continue
+        key = name.casefold()
+        if key in first_seen:
+            log.warning("%s: shade %s repeats the name of #%d; using the later one", source, _label(i, entry),
+                        first_seen[key] + 1)
+        first_seen[key] = i
     return shades
 
 
@@ -107,13 +141,16 @@ class ShadeBook:
 
     @classmethod
     def load(cls, user_file: Path | None = None) -> "ShadeBook":
+        """The built-in shades plus ``user_file``'s; a user file that cannot be used is one warning
+        and the built-ins alone. The user file is only ever read."""
         text = resources.files("vcam_lipstick.processing").joinpath("shades.json").read_text(encoding="utf-8")
         shades = _parse_entries(json.loads(text), "built-in shades")
         if user_file is not None and Path(user_file).is_file():
             try:
-                raw = json.loads(Path(user_file).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                log.warning("%s: cannot read user shades (%s); using built-ins only", user_file, exc)
+                raw = read_json(Path(user_file))
+            except (OSError, JsonFileError) as exc:
+                reason = exc if isinstance(exc, JsonFileError) else (exc.strerror or exc)
+                log.warning("%s: cannot read user shades (%s); using built-ins only", user_file, reason)
             else:
                 shades += _parse_entries(raw, str(user_file))
         return cls(shades)
@@ -145,4 +182,4 @@ class ShadeBook:
         close = difflib.get_close_matches(text, names, n=3, cutoff=0.4)
         close += [n for n in names if text.casefold() in n.casefold() and n not in close][:3]
         hint = f"; did you mean {', '.join(close[:3])}?" if close else "; run 'vcam-lipstick shades' for the list"
-        raise ShadeError(f"unknown shade '{text}'{hint}")
+        raise ShadeError(f"unknown shade {_short.repr(text)}{hint}")
