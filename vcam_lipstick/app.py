@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
 from .devices.sinks import SinkError, VirtualCameraSink, WindowSink, display_available, open_sink
-from .devices.sources import CameraSource, DemoSource, SourceError, open_source
+from .devices.sources import (CameraSource, DemoSource, SourceError, VirtualCameraError, open_source,
+                              refuse_virtual_camera)
 from .loop import FrameLoop
 from .menu import MenuState, build_menu
 from .pipeline import LipstickPipeline, View
@@ -21,36 +24,81 @@ log = logging.getLogger(__name__)
 
 #: Length of the preview file written when there is neither a virtual camera nor a display.
 SAMPLE_SECONDS = 10
+#: How often a failed output (the virtual camera removed) is reopened.
+OUTPUT_RETRY_SECONDS = 2.0
+#: How long a restart waits for the old worker to finish its frame before giving the new loop its own model.
+RESTART_WAIT_SECONDS = 5.0
 
 
 class OutputSink:
-    """The main sink plus an optional preview window, switchable while running."""
+    """The main sink plus an optional preview window, switchable while running.
 
-    def __init__(self, primary):
+    With ``reopen`` (the virtual camera), a main sink that raises is closed, the user is told once,
+    a preview window stands in where there is a display, and ``reopen()`` is tried every
+    ``OUTPUT_RETRY_SECONDS`` until it works. Without it, send errors reach the frame loop."""
+
+    def __init__(self, primary, reopen: Callable[[], object] | None = None,
+                 notify: Callable[[str], None] | None = None):
         self.primary = primary
+        self.reopen = reopen
+        self.notify = notify or (lambda message: log.warning("%s", message))
         self.preview: WindowSink | None = None
         self.name = primary.name
         self._want_preview = False
-        self._lock = threading.Lock()
+        self._stand_in = False  # a preview shown because the main sink failed
+        self._next_try = 0.0
+        self._lock = threading.Lock()  # one sender at a time, even across a loop restart
 
     def want_preview(self, on: bool) -> None:
         self._want_preview = on
 
     def send(self, frame) -> None:
-        self.primary.send(frame)
         with self._lock:
-            if self._want_preview and self.preview is None and display_available():
+            self._send_primary(frame)
+            want = self._want_preview or self._stand_in
+            if want and self.preview is None and display_available():
                 try:
                     self.preview = WindowSink()
                 except SinkError as exc:
                     log.warning("preview: %s", exc)
-                    self._want_preview = False
+                    self._want_preview = self._stand_in = False
+                    want = False
             if self.preview is not None:
-                if not self._want_preview:
+                if not want:
                     self.preview.close()
                     self.preview = None
                 else:
                     self.preview.send(frame)
+
+    def _send_primary(self, frame) -> None:
+        if self.reopen is None:
+            self.primary.send(frame)
+            return
+        if self.primary is None:
+            if time.monotonic() < self._next_try:
+                return
+            try:
+                self.primary = self.reopen()
+            except Exception as exc:
+                log.debug("output still unavailable: %s", exc)
+                self._next_try = time.monotonic() + OUTPUT_RETRY_SECONDS
+                return
+            self.name, self._stand_in = self.primary.name, False
+            self.notify(f"{self.name} is back.")
+        try:
+            self.primary.send(frame)
+        except Exception as exc:  # e.g. the virtual camera device was removed
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            broken, self.primary = self.primary, None
+            try:
+                broken.close()
+            except Exception:
+                log.debug("closing the failed output", exc_info=True)
+            self._next_try = time.monotonic() + OUTPUT_RETRY_SECONDS
+            self._stand_in = display_available() and not self._want_preview
+            instead = "Showing a preview window meanwhile. " if self._stand_in else ""
+            log.warning("output %s failed: %s", self.name, reason)
+            self.notify(f"{self.name} stopped ({reason}). {instead}Retrying every {OUTPUT_RETRY_SECONDS:g} s.")
 
     @property
     def closed(self) -> bool:
@@ -61,17 +109,40 @@ class OutputSink:
             if self.preview is not None:
                 self.preview.close()
                 self.preview = None
-        self.primary.close()
+            if self.primary is not None:
+                self.primary.close()
 
 
 def first_camera(settings: Settings) -> CameraSource | None:
-    indices = [settings.camera] if settings.camera >= 0 else list(range(4))
+    """The chosen camera, or with none chosen the first real one that delivers frames (never a virtual one)."""
+    from .devices.cameras import list_devices
+
+    if settings.camera >= 0:
+        indices = [settings.camera]
+    else:
+        devices = list_devices()
+        indices = list(range(4)) if devices is None else [d.index for d in devices if not d.virtual]
     for index in indices:
         try:
             return CameraSource(index, settings.width, settings.height, settings.fps)
         except SourceError:
             continue
     return None
+
+
+def install_thread_excepthook() -> None:
+    """Log an exception that ends a thread (a tray app has no console to print it on); the app goes on."""
+    if getattr(threading.excepthook, "vcam_lipstick", False):
+        return
+
+    def hook(args) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "a thread"
+        log.error("unexpected error in %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    hook.vcam_lipstick = True
+    threading.excepthook = hook
 
 
 class Controller:
@@ -88,7 +159,12 @@ class Controller:
         self.loop: FrameLoop | None = None
         self.sink: OutputSink | None = None
         self.source_label = ""
+        self.source_kind = "Camera"  # names the source on the placeholder card and in messages
         self.writes_sample_file = False
+        self.frame_format: tuple[int, int, float] = (self.settings.width, self.settings.height, self.settings.fps)
+        self._loop_args = None
+        self._reopen_output: Callable[[], object] | None = None
+        self._notices: set[str] = set()
         self.quit_requested = threading.Event()
         self.cameras: tuple[int, ...] = ()
         self._check_shade()
@@ -244,7 +320,15 @@ class Controller:
         except Exception as exc:  # any model problem: pass frames through, tell the user
             log.error("lip model unavailable: %s", exc)
             self.notify(f"Lip model unavailable ({exc}); video passes through unchanged.")
-        return LipstickPipeline(tracker, on_error=self.notify)
+        from .loop import RETRY_SECONDS
+
+        return LipstickPipeline(tracker, on_error=self.notify, retry_seconds=RETRY_SECONDS)
+
+    def notify_once(self, message: str) -> None:
+        """Tell the user something only the first time it happens in this run (e.g. a slow camera)."""
+        if message not in self._notices:
+            self._notices.add(message)
+            self.notify(message)
 
     def open_source_factory(self, source_spec: str | None):
         """(opener, first): ``opener()`` (re)opens the source; ``first`` is already open (or None if the
@@ -252,21 +336,31 @@ class Controller:
         s = self.settings
         if source_spec is not None:
             self.source_label = source_spec
+            self.source_kind = "Demo" if source_spec == "demo" else "Camera" if source_spec.isdigit() else "Video file"
 
             def opener():
-                return open_source(source_spec, s.width, s.height, s.fps)
+                return open_source(source_spec, s.width, s.height, s.fps, on_notice=self.notify_once)
 
             try:
                 first = opener()
             except SourceError as exc:
-                if not source_spec.isdigit():
-                    raise  # a missing or broken file will not come back: say so and stop
+                if not source_spec.isdigit() or isinstance(exc, VirtualCameraError):
+                    raise  # a missing or broken file, or a virtual camera, will not change: say so and stop
                 self.notify(f"{exc}; retrying every 2 s")
                 first = None
         else:
-            first = first_camera(s)
-            if first is None and s.camera < 0:
+            chosen = s
+            if s.camera >= 0:
+                try:
+                    refuse_virtual_camera(s.camera)
+                except VirtualCameraError as exc:
+                    self.notify(f"{exc}. Using the first real camera instead.")
+                    chosen = dataclasses.replace(s, camera=-1)
+            first = first_camera(chosen)
+            self.source_kind = "Camera"
+            if first is None and chosen.camera < 0:
                 self.source_label = "demo (no webcam found)"
+                self.source_kind = "Demo"
                 self.notify("No webcam found: showing the built-in demo. Plug in a camera and pick it under Camera.")
 
                 def opener():
@@ -274,11 +368,13 @@ class Controller:
 
                 first = opener()
             else:
-                index = first.index if first is not None else s.camera
+                index = first.index if first is not None else chosen.camera
                 self.source_label = f"camera {index}"
+                if first is not None:
+                    first.on_notice = self.notify_once
 
                 def opener():
-                    return CameraSource(index, s.width, s.height, s.fps)
+                    return CameraSource(index, s.width, s.height, s.fps, on_notice=self.notify_once)
 
         pending = [first] if first is not None else []
 
@@ -289,10 +385,19 @@ class Controller:
 
     def open_output(self, sink_spec: str | None, backend: str | None = None):
         width, height, fps = self.frame_format
+        self._reopen_output = None
+        if sink_spec == "virtual" or sink_spec is None:
+            def reopen():
+                return VirtualCameraSink(width, height, fps, backend=backend)
         if sink_spec is not None:
-            return open_sink(sink_spec, width, height, fps, backend=backend)
+            sink = open_sink(sink_spec, width, height, fps, backend=backend)
+            if sink_spec == "virtual":
+                self._reopen_output = reopen
+            return sink
         try:
-            return VirtualCameraSink(width, height, fps, backend=backend)
+            sink = VirtualCameraSink(width, height, fps, backend=backend)
+            self._reopen_output = reopen
+            return sink
         except SinkError as exc:
             self.notify(f"{exc} - run 'vcam-lipstick doctor' to install one. Showing a preview instead.")
             if display_available():
@@ -304,6 +409,7 @@ class Controller:
 
     def start(self, source_spec: str | None = None, sink_spec: str | None = None, max_frames: int | None = None,
               backend: str | None = None) -> FrameLoop:
+        install_thread_excepthook()
         pipeline = self.build_pipeline()
         opener, first = self.open_source_factory(source_spec)
         # Publish at the source's own size and rate, so frames need no resizing on the hot path.
@@ -317,7 +423,7 @@ class Controller:
             raise
         if self.writes_sample_file and max_frames is None:
             max_frames = round(self.frame_format[2] * SAMPLE_SECONDS)  # a fallback file is a sample, not a recording
-        self.sink = OutputSink(primary)
+        self.sink = OutputSink(primary, reopen=self._reopen_output, notify=self.notify)
         self.sink.want_preview(self.settings.show_preview)
         self._loop_args = (opener, pipeline, max_frames)
         self.loop = self._make_loop(opener, pipeline, max_frames)
@@ -328,18 +434,22 @@ class Controller:
     def _make_loop(self, opener, pipeline, max_frames) -> FrameLoop:
         width, height, fps = self.frame_format
         return FrameLoop(opener, self.sink, lambda frame: pipeline.apply(frame, self.view), width, height, fps,
-                         max_frames=max_frames, on_status=self._on_status)
+                         max_frames=max_frames, on_status=self._on_status, source_label=self.source_kind)
 
     def restart_loop(self) -> None:
-        """Reopen the source (a different camera) keeping the sink and the model."""
+        """Reopen the source (a different camera) keeping the sink and the model.
+
+        The old worker must be done with the model first: one still inside a frame after
+        ``RESTART_WAIT_SECONDS`` keeps that model, and the new loop gets a model of its own."""
         if self.loop is None:
             return
         opener, pipeline, max_frames = self._loop_args
-        self.loop.stop()
+        if not self.loop.stop() and not self.loop.join(RESTART_WAIT_SECONDS):
+            log.warning("the old frame loop is still busy; the new one gets its own lip model")
+            pipeline = self.build_pipeline()
         if self.source_label.startswith(("camera", "demo")):
             opener, _ = self.open_source_factory(None)
-        if pipeline.tracker is not None:
-            pipeline.tracker.reset()
+        pipeline.reset()  # tracked mouths belong to the old source; a model failure is tried (and told) afresh
         self._loop_args = (opener, pipeline, max_frames)
         self.loop = self._make_loop(opener, pipeline, max_frames)
         self.loop.start()
@@ -359,10 +469,17 @@ class Controller:
             listener()
 
     def _on_status(self, status: str) -> None:
-        if status.startswith("camera unavailable"):
-            self.notify("Camera unavailable - retrying every 2 s. The meeting sees a placeholder meanwhile.")
+        kind = self.source_kind
+        if status.startswith("source unavailable"):
+            reason = status.partition(": ")[2]
+            detail = f" ({reason})" if kind != "Camera" and reason else ""
+            self.notify(f"{kind} unavailable{detail} - retrying every 2 s. The meeting sees a placeholder meanwhile.")
         elif status == "running" and self.loop is not None and self.loop.stats.reconnects:
-            self.notify("Camera is back.")
+            self.notify(f"{kind} is back.")
+        elif status.startswith("output failed"):
+            self.notify(f"Output failed ({status.partition(': ')[2]}); trying again with every frame.")
+        elif status == "output restored":
+            self.notify("Output works again.")
 
     def stop(self) -> None:
         if self.loop is not None:

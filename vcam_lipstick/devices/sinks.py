@@ -31,13 +31,25 @@ class FrameSink(Protocol):
 
 
 class VirtualCameraSink(Closable):
-    """pyvirtualcam in BGR (no colour flip on the hot path). ``backend`` selects a registered backend."""
+    """pyvirtualcam in BGR (no colour flip on the hot path). ``backend`` selects a registered backend.
 
-    def __init__(self, width: int, height: int, fps: float, backend: str | None = None, device: str | None = None):
+    On Linux, with no ``device`` given, frames go to the v4l2loopback device labelled "Lipstick Cam"
+    (found under ``sysfs_root``), not to whichever loopback device comes first: that may be OBS's.
+    """
+
+    def __init__(self, width: int, height: int, fps: float, backend: str | None = None, device: str | None = None,
+                 sysfs_root: Path | None = None):
         try:
             import pyvirtualcam
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise SinkError(f"pyvirtualcam is not installed ({exc})") from None
+        if device is None and sys.platform.startswith("linux"):
+            from .cameras import find_loopback_device
+
+            device = find_loopback_device(VIRTUAL_CAMERA_LABEL, sysfs_root)
+            if device is None:
+                log.info("no v4l2loopback device labelled %r; pyvirtualcam picks the first free one",
+                         VIRTUAL_CAMERA_LABEL)
         # Virtual camera drivers want an even width; drop the last column if needed.
         self.width = width - (width % 2)
         self.height = height
