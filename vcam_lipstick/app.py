@@ -481,6 +481,22 @@ class Controller:
         elif status == "output restored":
             self.notify("Output works again.")
 
+    def write_stats(self, path: Path) -> None:
+        """Write the run's numbers (``LoopStats.summary``) to ``path`` as one JSON object, atomically."""
+        import json
+        import os
+
+        from .loop import LoopStats
+
+        summary = (self.loop.stats if self.loop is not None else LoopStats()).summary()
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def stop(self) -> None:
         if self.loop is not None:
             self.loop.stop()

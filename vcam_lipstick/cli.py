@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--size", type=parse_size, default=None, help="frame size, e.g. 1280x720")
     run.add_argument("--fps", type=_fps, default=None, help="frames per second (%d to %d)" % LIMITS["fps"])
     run.add_argument("--all-faces", action="store_true", help="lipstick on every face, not only the largest")
+    run.add_argument("--stats", type=Path, default=None, metavar="FILE.json",
+                     help="on exit, write frame counts, capture-to-publish latency, CPU and memory as JSON")
 
     seg = sub.add_parser("segment", help="write lip label maps for images (0 bg, 1 upper, 2 lower, 3 inner mouth)")
     seg.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
@@ -284,8 +286,8 @@ def cmd_run(args) -> int:
         if args.all_faces:
             controller.settings.all_faces = True
         if args.no_tray:
-            return run_headless(controller, args.source, args.sink, args.frames)
-        return run_tray(controller, args.source, args.sink, args.frames)
+            return run_headless(controller, args.source, args.sink, args.frames, args.stats)
+        return run_tray(controller, args.source, args.sink, args.frames, args.stats)
 
 
 def _install_signal_handlers(stop) -> None:
@@ -299,7 +301,15 @@ def _install_signal_handlers(stop) -> None:
             pass
 
 
-def run_headless(controller, source, sink, frames) -> int:
+def _write_stats(controller, path: Path | None) -> None:
+    if path is not None:
+        try:
+            controller.write_stats(path)
+        except OSError as exc:
+            raise CliError(f"{path}: cannot write the stats ({exc.strerror or exc})") from None
+
+
+def run_headless(controller, source, sink, frames, stats: Path | None = None) -> int:
     loop = controller.start(source, sink, frames)
     _install_signal_handlers(controller.quit)
     announced = False
@@ -310,19 +320,20 @@ def run_headless(controller, source, sink, frames) -> int:
                 announced = True
     finally:
         controller.stop()
+        _write_stats(controller, stats)
     if loop.error is not None:
         raise CliError(f"the frame loop stopped: {loop.error}")
     print(f"{loop.stats.frames_out} frames to {controller.sink.name}", file=sys.stderr)
     return 0
 
 
-def run_tray(controller, source, sink, frames) -> int:
+def run_tray(controller, source, sink, frames, stats: Path | None = None) -> int:
     from .devices.sinks import display_available
 
     if not display_available():
         # No screen for a tray: the camera still works; without a driver either, a short preview file shows the effect.
         print("No display: running without a tray icon (Ctrl+C stops it)", file=sys.stderr)
-        return run_headless(controller, source, sink, frames)
+        return run_headless(controller, source, sink, frames, stats)
     try:
         from .tray import Tray
 
@@ -345,6 +356,7 @@ def run_tray(controller, source, sink, frames) -> int:
             tray.stop()
     finally:
         controller.stop()
+        _write_stats(controller, stats)
     return 0
 
 
