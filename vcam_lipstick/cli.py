@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -169,6 +170,23 @@ def _look(args):
     return Look(shade, finish, args.intensity / 100.0, args.liner)
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM unwinds like Ctrl+C, so half-written outputs are removed; the old handler comes back after."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # not in the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cmd_process(args) -> int:
     from .batch import process_files
     from .model.bundle import load_tracker
@@ -176,7 +194,8 @@ def cmd_process(args) -> int:
 
     view = View(_look(args), compare=args.compare)  # bad shade/finish: exit 2 before loading anything
     pipeline = LipstickPipeline(load_tracker(all_faces=args.all_faces))
-    result = process_files(pipeline, args.inputs, args.output, view, report=lambda m: print(m, file=sys.stderr))
+    with _sigterm_as_interrupt():
+        result = process_files(pipeline, args.inputs, args.output, view, report=lambda m: print(m, file=sys.stderr))
     return 1 if result.failed else 0
 
 
@@ -185,7 +204,8 @@ def cmd_segment(args) -> int:
     from .model.bundle import load_tracker
 
     tracker = load_tracker(all_faces=args.all_faces)
-    result = segment_files(tracker, args.inputs, args.out, report=lambda m: print(m, file=sys.stderr))
+    with _sigterm_as_interrupt():
+        result = segment_files(tracker, args.inputs, args.out, report=lambda m: print(m, file=sys.stderr))
     print(f"segmented {result.done} image(s) into {args.out}" + (f", {result.failed} failed" if result.failed else ""),
           file=sys.stderr)
     return 1 if result.failed else 0
