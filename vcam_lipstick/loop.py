@@ -345,6 +345,8 @@ class FrameLoop:
                     out = last_out = self._run_process(frame)
                 elif time.monotonic() - self._last_frame_time < STALL_SECONDS and last_out is not None:
                     out = last_out  # a short stall: repeat the last good frame
+                elif time.monotonic() - max(self._last_frame_time, self.started_at) < STALL_SECONDS:
+                    continue  # starting up: no frame yet, but no reason for the card either
                 else:
                     out = self._placeholder
                 if self._stop.is_set():  # stopped while processing: the sink may belong to a new loop

@@ -227,16 +227,22 @@ class VideoFileSource(Closable):
                 self._still = self._first
                 return self._still.copy()
             frame = self._rewind()
-            if frame is None:
-                raise SourceError(f"{self.path}: no frames can be decoded any more (was the file changed?)")
             self._pass_frames = 0
         self._pass_frames += 1
         if self._pass_frames == 1:
             self._first = frame.copy()
         return frame
 
-    def _rewind(self) -> np.ndarray | None:
-        """The first frame again: seek back, or reopen where seeking fails (short or odd files)."""
+    def _rewind(self) -> np.ndarray:
+        """The first frame again: seek back, or reopen where seeking fails (short or odd files).
+
+        The file is looked at first: a decoder may replay its buffer of a file deleted or emptied meanwhile."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            raise SourceError(f"{self.path}: the file is gone") from None
+        if size == 0:
+            raise SourceError(f"{self.path}: the file is now empty")
         if self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
             ok, frame = self.cap.read()
             if ok:
@@ -244,7 +250,9 @@ class VideoFileSource(Closable):
         self.cap.release()
         self.cap = cv2.VideoCapture(str(self.path))
         ok, frame = self.cap.read() if self.cap.isOpened() else (False, None)
-        return frame if ok else None
+        if not ok:
+            raise SourceError(f"{self.path}: no frames can be decoded any more (was the file changed?)")
+        return frame
 
     def close(self) -> None:
         if self.cap is not None:
