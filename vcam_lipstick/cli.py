@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--out", required=True, type=Path, metavar="DIR")
     sy.add_argument("--count", type=_positive, default=None)
     sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--occlude", action="store_true",
+                    help="a finger, hand, microphone, cup, pen, phone, hair or object over each mouth; "
+                         "masks keep the visible lips, occluders/ marks the occluder")
+    sy.add_argument("--aligned", action="store_true", help="keep the source faces as they are (no webcam scene)")
 
     be = sub.add_parser("bench", help="per-stage milliseconds and fps, beside the original study's recipe")
     be.add_argument("--video", type=Path, help="video FILE (default: the built-in demo)")
@@ -227,6 +231,13 @@ def cmd_eval(args) -> int:
             print(f"{key:<6} IoU     mean {summary[key + '_iou_mean']:.4f}   pooled {summary[key + '_iou_pooled']:.4f}")
         print(f"lip recall     mean {summary['recall_mean']:.4f}   pooled {summary['recall_pooled']:.4f}")
         print("F1 (pooled)    " + "   ".join(f"{key} {summary[key + '_f1_pooled']:.4f}" for key in ("lip", "upper", "lower", "inner")))
+        if "painted_on_occluder" in summary:
+            print(f"occluders      painted {100 * summary['painted_on_occluder']:.1f}% (pooled)   "
+                  f"visible-lip IoU {summary['visible_lip_iou']:.4f}")
+        if "tone" in summary:
+            tone = summary["tone"]
+            print("skin tone      union IoU darkest/middle/lightest third "
+                  + " / ".join(f"{v:.4f}" for v in tone["lip_iou_by_tercile"]) + f"   spread {tone['spread']:.4f}")
         print(f"ms per image   median {summary['ms_per_image_median']:.1f}")
         if "report" in summary:
             print(f"worst cases: {summary['report']}")
@@ -238,8 +249,9 @@ def cmd_synth(args) -> int:
 
     if not args.data.is_dir():
         raise CliError(_data_hint(args.data))
-    n = make_webcam_set(args.data, args.out, args.count, args.seed)
-    print(f"wrote {n} webcam-like frames to {args.out}")
+    n = make_webcam_set(args.data, args.out, args.count, args.seed, occlude=args.occlude, aligned=args.aligned)
+    kind = "aligned faces" if args.aligned else "webcam-like frames"
+    print(f"wrote {n} {kind}{' with occluders' if args.occlude else ''} to {args.out}")
     return 0
 
 

@@ -14,9 +14,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..media import read_image, write_image
-from ..processing.geometry import camera_blur_sigma
+from ..media import MediaError, read_image, write_image
+from ..processing.geometry import box_from_mask, camera_blur_sigma
+from . import occluders
 from .evaluate import labelled_pairs, read_mask
+from .occluders import Occlusion
 
 FRAME_W, FRAME_H = 1280, 720
 # In CelebA-HQ style 512x512 crops the face (brow to chin) is about this many pixels tall.
@@ -41,11 +43,12 @@ def _background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
 
 def composite(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = (FRAME_W, FRAME_H),
               face_fraction: float | None = None, angle: float | None = None,
-              exposure: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+              exposure: float | None = None, extra: np.ndarray | None = None):
     """One (frame BGR uint8, labels uint8) pair of ``size`` from an aligned face and its mask.
 
     Face size (share of the frame height), roll in degrees and exposure are random unless given;
-    the random stream is drawn the same either way, so the default frames never change.
+    the random stream is drawn the same either way, so the default frames never change. ``extra``
+    (an (H, W) uint8 map such as an occluder mask) is moved with the labels and returned third.
     """
     frame_w, frame_h = size
     h, w = image.shape[:2]
@@ -87,22 +90,61 @@ def composite(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, siz
     frame = np.clip(frame, 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 92))])
     frame = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if extra is not None:
+        return frame, labels, cv2.warpAffine(extra, m, size, flags=cv2.INTER_NEAREST, borderValue=0)
     return frame, labels
 
 
-def make_webcam_set(source: Path, out: Path, count: int | None = None, seed: int = 0, progress: bool = True) -> int:
-    """Write ``out/images/*.jpg`` and ``out/masks/*.png`` from the labelled folder ``source``."""
+def occluded_face(pairs, i: int, seed: int) -> Occlusion:
+    """Face ``i`` of ``pairs`` with an occluder over its mouth (the kinds taken in turn), fingers and
+    hands textured with the cheek skin of another face of the set."""
+    image_path, mask_path = pairs[i % len(pairs)]
+    image = read_image(image_path)
+    mask = read_mask(mask_path, image.shape[:2])
+    rng = np.random.default_rng((seed, i, 1))
+    box = box_from_mask(mask > 0)
+    if box is None:
+        raise MediaError(f"{mask_path.name}: no lips to occlude")
+    donor_path, donor_mask_path = pairs[(i + 1 + int(rng.integers(max(1, len(pairs) - 1)))) % len(pairs)]
+    donor = read_image(donor_path)
+    donor_box = box_from_mask(read_mask(donor_mask_path, donor.shape[:2]) > 0)
+    skin = occluders.skin_patch(donor, donor_box, rng) if donor_box is not None else None
+    return occluders.occlude(image, mask, box, rng, kind=occluders.KINDS[i % len(occluders.KINDS)], skin=skin)
+
+
+def make_webcam_set(source: Path, out: Path, count: int | None = None, seed: int = 0, progress: bool = True,
+                    occlude: bool = False, aligned: bool = False) -> int:
+    """Write ``out/images/*.jpg`` and ``out/masks/*.png`` from the labelled folder ``source``.
+
+    ``occlude`` puts an occluder over each mouth: the masks then hold the visible lips only, and
+    ``out/occluders/*.png`` marks the occluder (1) and the part of it in front of the lips (2).
+    ``aligned`` keeps the source faces as they are instead of compositing them into webcam frames."""
     pairs = labelled_pairs(source)
     count = len(pairs) if count is None else count
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "masks").mkdir(parents=True, exist_ok=True)
+    if count < 1:
+        raise MediaError(f"count must be at least 1, not {count}")
+    folders = ("images", "masks", "occluders") if occlude else ("images", "masks")
+    for folder in folders:
+        (out / folder).mkdir(parents=True, exist_ok=True)
     for i in tqdm(range(count), desc="synth", disable=not progress, leave=False):
         image_path, mask_path = pairs[i % len(pairs)]
-        image = read_image(image_path)
-        mask = read_mask(mask_path, image.shape[:2])
-        frame, labels = composite(image, mask, np.random.default_rng((seed, i)))
-        name = f"webcam_{i:04d}_{image_path.stem[:16]}"
+        if occlude:
+            occ = occluded_face(pairs, i, seed)
+            image, mask, occluder = occ.image, occ.labels, occ.occluder
+        else:
+            image = read_image(image_path)
+            mask, occluder = read_mask(mask_path, image.shape[:2]), None
+        rng = np.random.default_rng((seed, i))
+        if aligned:
+            frame, labels = image, mask
+        elif occluder is not None:
+            frame, labels, occluder = composite(image, mask, rng, extra=occluder)
+        else:
+            frame, labels = composite(image, mask, rng)
+        name = f"{'aligned' if aligned else 'webcam'}_{i:04d}_{image_path.stem[:16]}"
         write_image(out / "images" / f"{name}.jpg", frame)
         write_image(out / "masks" / f"{name}.png", labels)
+        if occluder is not None:
+            write_image(out / "occluders" / f"{name}.png", occluder)
     return count
 

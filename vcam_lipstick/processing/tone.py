@@ -12,7 +12,7 @@ import math
 import cv2
 import numpy as np
 
-from ..processing.geometry import box_from_mask
+from .geometry import box_from_mask
 
 
 def skin_ring(labels: np.ndarray, inner: float = 0.08, outer: float = 0.25) -> np.ndarray:

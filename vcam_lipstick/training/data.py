@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..evaluation import occluders
-from ..evaluation.tone import ita_degrees
+from ..processing.tone import ita_degrees
 from ..processing.geometry import MOUTH_WIDTH_FRACTION, MouthBox, box_from_mask, camera_blur_sigma, crop_matrix
 
 log = logging.getLogger(__name__)

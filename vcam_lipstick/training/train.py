@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ..cli import bounded, parse_size
-from ..evaluation.tone import terciles
+from ..processing.tone import terciles
 from .data import CropConfig, CropDataset, FaceStore
 from .net import DEFAULT_WIDTHS, LipNet
 
