@@ -157,6 +157,7 @@ class Controller:
         self.tracker_factory = tracker_factory
         self.listeners: list[Callable[[], None]] = []
         self.loop: FrameLoop | None = None
+        self.pipeline: LipstickPipeline | None = None
         self.sink: OutputSink | None = None
         self.source_label = ""
         self.source_kind = "Camera"  # names the source on the placeholder card and in messages
@@ -426,6 +427,7 @@ class Controller:
         self.sink = OutputSink(primary, reopen=self._reopen_output, notify=self.notify)
         self.sink.want_preview(self.settings.show_preview)
         self._loop_args = (opener, pipeline, max_frames)
+        self.pipeline = pipeline
         self.loop = self._make_loop(opener, pipeline, max_frames)
         self.loop.start()
         threading.Thread(target=self.refresh_cameras, name="camera-probe", daemon=True).start()
@@ -451,6 +453,7 @@ class Controller:
             opener, _ = self.open_source_factory(None)
         pipeline.reset()  # tracked mouths belong to the old source; a model failure is tried (and told) afresh
         self._loop_args = (opener, pipeline, max_frames)
+        self.pipeline = pipeline
         self.loop = self._make_loop(opener, pipeline, max_frames)
         self.loop.start()
 

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0
 STALL_SECONDS = 1.0  # no frame for this long: show the placeholder, and reopen the source
+PLACEHOLDER_FPS = 5.0  # the card is still: sending it at full rate would only cost CPU while we wait
 
 
 def placeholder_frame(width: int, height: int, text: str) -> np.ndarray:
@@ -330,11 +331,12 @@ class FrameLoop:
         seen = 0
         last_out: np.ndarray | None = None
         interval = 1.0 / self.fps
+        out = None
         try:
             while not self._stop.is_set():
                 with self._cond:
-                    if self._latest_seq == seen:
-                        self._cond.wait(timeout=interval * 1.5)
+                    if self._latest_seq == seen:  # a new frame wakes us at once; the timeout paces repeats
+                        self._cond.wait(timeout=1.0 / PLACEHOLDER_FPS if out is self._placeholder else interval * 1.5)
                     frame, seq, read_at = self._latest, self._latest_seq, self._latest_time
                     self._taken_seq = seq
                 if self._stop.is_set():
