@@ -44,8 +44,14 @@ def _virtual_camera_check() -> tuple[bool, str]:
         import pyvirtualcam
     except ImportError:
         return False, "pyvirtualcam is not installed: pip install pyvirtualcam"
+    device = None
+    if sys.platform.startswith("linux"):  # the device the app will use: ours, not OBS's
+        from .devices.cameras import find_loopback_device
+        from .devices.sinks import VIRTUAL_CAMERA_LABEL
+
+        device = find_loopback_device(VIRTUAL_CAMERA_LABEL)
     try:
-        with pyvirtualcam.Camera(640, 480, 30, fmt=pyvirtualcam.PixelFormat.BGR) as cam:
+        with pyvirtualcam.Camera(640, 480, 30, fmt=pyvirtualcam.PixelFormat.BGR, device=device) as cam:
             return True, f"{cam.device} ({cam.backend})"
     except Exception as exc:
         return False, str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
@@ -86,13 +92,21 @@ def run_doctor(out=print, probe_cameras: bool = True) -> int:
         out(f"[!!] model problem: {exc}. Reinstall vcam-lipstick; the app passes video through until fixed.")
 
     if probe_cameras:
+        from .devices.cameras import list_devices
         from .devices.sources import list_cameras
 
+        devices = list_devices()
+        names = {d.index: d.name for d in devices or []}
         cameras = list_cameras(4)
         if cameras:
-            out(f"[ok] webcams: {', '.join(f'camera {i}' for i in cameras)}")
+            out("[ok] webcams: " + ", ".join(f"camera {i}" + (f" ({names[i]})" if i in names else "") for i in cameras))
         else:
             out("[--] no webcam delivers frames (missing, or busy in another app); the app uses its demo source")
+        virtual = [f"camera {d.index} ({d.name})" for d in devices or [] if d.virtual]
+        if virtual:
+            out("[--] virtual cameras, never used as the source: " + ", ".join(virtual))
+        if devices is None:
+            out("[--] camera names unavailable here (cv2-enumerate-cameras); cameras are probed by index")
 
     ok, detail = _virtual_camera_check()
     if ok:
