@@ -212,7 +212,7 @@ class FrameLoop:
     def _capture(self) -> None:
         try:
             self._capture_frames()
-        except BaseException as exc:  # the worker goes on showing the placeholder
+        except BaseException as exc:  # faults are handled inside; this is a bug: stop and report it
             self.error = exc
             log.exception("capture thread failed")
             self._stop.set()
