@@ -44,10 +44,11 @@ def read_mask(path: Path, shape: tuple[int, int], max_value: int | None = 3) -> 
         raise MediaError(f"{path}: unreadable mask")
     if mask.ndim != 2:
         raise MediaError(f"{path}: mask must be single-channel")
+    name = f"{path.parent.name}/{path.name}"  # masks/ or occluders/
     if mask.shape != shape:
-        raise MediaError(f"{path.name}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}")
+        raise MediaError(f"{name}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}")
     if max_value is not None and mask.max() > max_value:
-        raise MediaError(f"{path.name}: mask has values above 3 (expected 0 bg, 1 upper, 2 lower, 3 inner)")
+        raise MediaError(f"{name}: mask has values above 3 (expected 0 bg, 1 upper, 2 lower, 3 inner)")
     return mask
 
 
