@@ -6,6 +6,8 @@ Each val face is composited (``evaluation.synth.composite``) into frames of 320x
 15-90% of the frame height, rolled -30/0/+30 degrees, at normal exposure and at 0.3x (low light), and
 given to a fresh tracker: the first frame of a call, i.e. a full acquisition. A mouth counts as found
 when the centre of the predicted lips lies inside the true lips' bounding box; the IoU says how well.
+A mouth is an oversized "ring" when its lips cover more than twice the true lips' area (the box
+settled too wide, and lipstick lands on the skin around the mouth).
 Yaw cannot be synthesised from 2D photos; the val faces and the clips carry their own yaw.
 """
 
@@ -44,10 +46,15 @@ def found(predicted: np.ndarray, truth: np.ndarray) -> bool:
     return bool(tx.min() <= xs.mean() <= tx.max() and ty.min() <= ys.mean() <= ty.max())
 
 
+def oversized(predicted: np.ndarray, truth: np.ndarray) -> bool:
+    """Lipstick over more than twice the area of the true lips: a ring or blob around the mouth."""
+    return bool(np.count_nonzero(predicted) > 2 * np.count_nonzero(truth))
+
+
 def measure(data: Path, faces: int, models: Path | None = None) -> dict:
     tracker = load_tracker(threads=1, directory=models)
     pairs = labelled_pairs(data)[:faces]
-    by: dict[str, dict[str, list[tuple[bool, float]]]] = defaultdict(lambda: defaultdict(list))
+    by: dict[str, dict[str, list[tuple[bool, float, bool]]]] = defaultdict(lambda: defaultdict(list))
     for i, (image_path, mask_path) in enumerate(pairs):
         image = read_image(image_path)
         mask = read_mask(mask_path, image.shape[:2])
@@ -59,12 +66,14 @@ def measure(data: Path, faces: int, models: Path | None = None) -> dict:
                 continue  # the mouth fell outside the frame
             tracker.reset()
             predicted = lip_pixels(tracker.process(frame), frame.shape)
-            score = (found(predicted, truth), iou(predicted, truth))
+            hit = found(predicted, truth)
+            score = (hit, iou(predicted, truth), oversized(predicted, truth))
             for axis, key in (("frame", f"{size[0]}x{size[1]}"), ("face height", f"{fraction:.0%}"),
                               ("roll", f"{roll:+.0f} deg"), ("light", light), ("all", "all")):
                 by[axis][key].append(score)
-    return {axis: {key: {"frames": len(v), "found": float(np.mean([f for f, _ in v])),
-                         "lip_iou_mean": float(np.mean([s for _, s in v]))} for key, v in groups.items()}
+    return {axis: {key: {"frames": len(v), "found": float(np.mean([f for f, _, _ in v])),
+                         "lip_iou_mean": float(np.mean([s for _, s, _ in v])),
+                         "rings": int(sum(r for _, _, r in v))} for key, v in groups.items()}
             for axis, groups in by.items()}
 
 
@@ -81,7 +90,8 @@ def main() -> int:
 def print_table(result: dict) -> None:
     for axis, groups in result.items():
         for key, r in groups.items():
-            print(f"{axis:12s} {key:10s} found {r['found']:6.1%}  IoU {r['lip_iou_mean']:.3f}  ({r['frames']} frames)")
+            print(f"{axis:12s} {key:10s} found {r['found']:6.1%}  IoU {r['lip_iou_mean']:.3f}  rings {r['rings']:3d}"
+                  f"  ({r['frames']} frames)")
 
 if __name__ == "__main__":
     raise SystemExit(main())
