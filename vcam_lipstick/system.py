@@ -91,53 +91,173 @@ class SingleInstance:
         self.release()
 
 
-def launch_command() -> list[str]:
-    """How to start this app again (for autostart entries)."""
+# Start at login. Each OS keeps the entry in its own format, built here by a pure function so tests can
+# round-trip any path (spaces, non-ASCII, "&", "%", quotes) without touching the real OS.
+AUTOSTART_NAME = "vcam-lipstick"
+LAUNCH_AGENT_LABEL = "io.github.vcam-lipstick"
+# Per-user Run key: read by Explorer at logon and stored as UTF-16, so "C:\\Users\\Zoë" survives (a .cmd in
+# the Startup folder is read in the OEM code page and does not).
+RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+
+
+def _platform(platform: str | None) -> str:
+    platform = platform or sys.platform
+    return "win32" if platform.startswith("win") else platform
+
+
+def launch_command(platform: str | None = None) -> list[str]:
+    """How to start this app again at login: argv, program first.
+
+    The frozen app starts its own windowed executable (never the ``-cli`` console twin, which would open
+    a console window at every login); otherwise this interpreter runs ``-m vcam_lipstick``, which works
+    for a venv without activating it. On Windows that interpreter is ``pythonw.exe``, so no console
+    window stays open beside the tray icon.
+    """
+    exe = Path(sys.executable)
     if getattr(sys, "frozen", False):
-        return [sys.executable]
-    return [sys.executable, "-m", "vcam_lipstick"]
+        windowed = exe.with_name(exe.name.replace(f"{AUTOSTART_NAME}-cli", AUTOSTART_NAME))
+        return [str(windowed if windowed != exe and windowed.is_file() else exe)]
+    if _platform(platform) == "win32" and exe.name.lower() == "python.exe":
+        pythonw = exe.with_name("pythonw.exe")
+        if pythonw.is_file():
+            exe = pythonw
+    return [str(exe), "-m", "vcam_lipstick"]
 
 
-def autostart_path() -> Path:
+def autostart_path(platform: str | None = None) -> Path | None:
+    """The file holding this user's start-at-login entry; None on Windows, where it is the registry value
+    ``HKEY_CURRENT_USER\\<RUN_KEY>\\vcam-lipstick``."""
+    platform = _platform(platform)
+    return None if platform == "win32" else _autostart_file(platform)
+
+
+def _autostart_file(platform: str) -> Path:
     home = Path.home()
-    if sys.platform.startswith("win"):
-        appdata = Path(os.environ.get("APPDATA", home / "AppData" / "Roaming"))
-        return appdata / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Startup" / "vcam-lipstick.cmd"
-    if sys.platform == "darwin":
-        return home / "Library" / "LaunchAgents" / "io.github.vcam-lipstick.plist"
-    config = Path(os.environ.get("XDG_CONFIG_HOME", home / ".config"))
-    return config / "autostart" / "vcam-lipstick.desktop"
+    if platform == "darwin":
+        return home / "Library" / "LaunchAgents" / f"{LAUNCH_AGENT_LABEL}.plist"
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return config / "autostart" / f"{AUTOSTART_NAME}.desktop"
 
 
-def autostart_content(command: list[str]) -> str:
-    if sys.platform.startswith("win"):
-        return "@echo off\r\nstart \"\" " + " ".join(f'"{c}"' for c in command) + "\r\n"
-    if sys.platform == "darwin":
-        args = "".join(f"    <string>{c}</string>\n" for c in command)
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n'
-            '<plist version="1.0"><dict>\n  <key>Label</key><string>io.github.vcam-lipstick</string>\n'
-            f"  <key>ProgramArguments</key><array>\n{args}  </array>\n  <key>RunAtLoad</key><true/>\n</dict></plist>\n"
-        )
-    exec_line = " ".join(f'"{c}"' if " " in c else c for c in command)
+def _legacy_windows_startup_file() -> Path:
+    """Where versions before the Run key wrote a ``.cmd``; removed whenever the setting changes."""
+    appdata = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+    return appdata / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "Startup" / f"{AUTOSTART_NAME}.cmd"
+
+
+def windows_command_line(command: list[str]) -> str:
+    """argv -> one Windows command line (the Run key's value), every argument quoted.
+
+    Follows the rules ``CommandLineToArgvW`` and the C runtime parse by: backslashes are literal unless
+    they precede a double quote, so those are doubled and an embedded quote is escaped. Nothing here is
+    read by ``cmd.exe``, so ``&``, ``^`` and ``%`` need no escaping.
+    """
+    parts = []
+    for arg in command:
+        out, backslashes = [], 0
+        for ch in arg:
+            if ch == "\\":
+                backslashes += 1
+                continue
+            if ch == '"':
+                out.append("\\" * (2 * backslashes + 1) + '"')
+            else:
+                out.append("\\" * backslashes + ch)
+            backslashes = 0
+        out.append("\\" * (2 * backslashes))  # before the closing quote
+        parts.append('"' + "".join(out) + '"')
+    return " ".join(parts)
+
+
+def launch_agent_plist(command: list[str]) -> bytes:
+    """A macOS LaunchAgent that runs ``command`` at login, written by ``plistlib`` (so ``&``, ``<`` and
+    non-ASCII paths are escaped and encoded as XML requires)."""
+    import plistlib
+
+    agent = {
+        "Label": LAUNCH_AGENT_LABEL,
+        "ProgramArguments": [str(c) for c in command],
+        "RunAtLoad": True,
+        "ProcessType": "Interactive",  # a UI app: not throttled like a background daemon
+    }
+    return plistlib.dumps(agent, fmt=plistlib.FMT_XML)
+
+
+# Desktop Entry Specification, "The Exec key": an argument holding a reserved character is quoted, and
+# inside quotes '"', '`', '$' and '\\' take a backslash; '%' is written '%%' (field codes). The value is
+# then escaped as any string value ('\\' -> '\\\\', newline -> '\\n'), which readers undo first.
+_DESKTOP_RESERVED = frozenset(" \t\n\"'\\><~|&;$*?#()`")
+
+
+def _desktop_string(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+
+def _desktop_exec_arg(arg: str) -> str:
+    arg = arg.replace("%", "%%")
+    if arg and not _DESKTOP_RESERVED.intersection(arg):
+        return arg
+    return '"' + "".join("\\" + ch if ch in '"`$\\' else ch for ch in arg) + '"'
+
+
+def desktop_entry(command: list[str]) -> str:
+    """An XDG autostart ``.desktop`` file that runs ``command`` at login.
+
+    ``TryExec`` names the program, so a removed install or venv is skipped quietly at login instead of
+    failing."""
+    exec_line = " ".join(_desktop_exec_arg(str(c)) for c in command)
     return (
         "[Desktop Entry]\nType=Application\nName=Lipstick Cam\nComment=Lipstick on your webcam\n"
-        f"Exec={exec_line}\nIcon=camera-web\nTerminal=false\nX-GNOME-Autostart-enabled=true\n"
+        f"TryExec={_desktop_string(str(command[0]))}\nExec={_desktop_string(exec_line)}\n"
+        "Icon=camera-web\nTerminal=false\nX-GNOME-Autostart-enabled=true\n"
     )
 
 
-def set_autostart(enabled: bool) -> Path:
-    """Create or remove this user's start-at-login entry; returns its path."""
-    path = autostart_path()
+def autostart_content(command: list[str], platform: str | None = None) -> str:
+    """The start-at-login entry for ``command`` as text: the Run key's command line on Windows, the
+    LaunchAgent plist on macOS, the ``.desktop`` file elsewhere."""
+    platform = _platform(platform)
+    if platform == "win32":
+        return windows_command_line(command)
+    if platform == "darwin":
+        return launch_agent_plist(command).decode("utf-8")
+    return desktop_entry(command)
+
+
+def _set_run_key(enabled: bool, command: list[str]) -> None:
+    import winreg
+
+    with winreg.CreateKeyEx(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
+        if enabled:
+            winreg.SetValueEx(key, AUTOSTART_NAME, 0, winreg.REG_SZ, windows_command_line(command))
+        else:
+            try:
+                winreg.DeleteValue(key, AUTOSTART_NAME)
+            except FileNotFoundError:
+                pass
+
+
+def set_autostart(enabled: bool, platform: str | None = None) -> str:
+    """Create or remove this user's start-at-login entry; returns where it is (for the log).
+
+    Raises ``OSError`` when the entry cannot be written (a read-only folder, a refused registry key).
+    """
+    platform = _platform(platform)
+    command = launch_command(platform)
+    if platform == "win32":
+        _set_run_key(enabled, command)
+        _legacy_windows_startup_file().unlink(missing_ok=True)  # never start twice
+        return f"HKEY_CURRENT_USER\\{RUN_KEY}\\{AUTOSTART_NAME}"
+    path = _autostart_file(platform)
     if enabled:
+        data = launch_agent_plist(command) if platform == "darwin" else desktop_entry(command).encode("utf-8")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(autostart_content(launch_command()), encoding="utf-8")
-        tmp.replace(path)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
     else:
         path.unlink(missing_ok=True)
-    return path
+    return str(path)
 
 
 def open_folder(folder: Path) -> None:

@@ -1,0 +1,351 @@
+"""Platform rules, checked on Linux for all three systems: start-at-login entries (Windows Run key, macOS
+LaunchAgent, XDG autostart), the frozen app's spec (macOS bundle keys, the Windows console twin), and the
+Linux installer script."""
+
+import os
+import plistlib
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from vcam_lipstick import system
+
+REPO = Path(__file__).resolve().parents[1]
+INSTALLER = REPO / "installer"
+INSTALL_SH = INSTALLER / "linux" / "install.sh"
+
+# Paths a user can really have: spaces, non-ASCII letters, "&" (which broke the old plist), and the
+# characters each format must escape.
+POSIX_COMMANDS = [
+    ["/home/Zoë Ångström/Apps & Tools/venv/bin/python", "-m", "vcam_lipstick"],
+    ["/opt/R&D (x86)/vcam-lipstick/vcam-lipstick"],
+    ["/opt/R&D/bin/vcam-lipstick"],  # no space, yet "&" must be quoted
+    ["/home/u/it's 100% \"mine\" $HOME `x` back\\slash; a|b <c> ~d *e ?f #g/python3", "-m", "vcam_lipstick"],
+    ["/home/u/tab\there/new\nline/python3"],
+]
+WINDOWS_COMMANDS = [
+    [r"C:\Users\Zoë\AppData\Local\Programs\Python\Python312\pythonw.exe", "-m", "vcam_lipstick"],
+    [r"C:\Program Files\R&D Tools\vcam-lipstick\vcam-lipstick.exe"],
+    [r"C:\Users\Zoë & Co\vcam.exe", "trailing\\", 'say "hi"', "50%", "a^b", ""],
+]
+
+
+# --- reference parsers: how each OS reads the entry back ------------------------------------------
+
+def unescape_desktop_string(value: str) -> str:
+    """A string value of a desktop entry: \\s \\n \\t \\r \\\\ are escapes."""
+    out, i = [], 0
+    escapes = {"s": " ", "n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+    while i < len(value):
+        if value[i] == "\\" and i + 1 < len(value) and value[i + 1] in escapes:
+            out.append(escapes[value[i + 1]])
+            i += 2
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_desktop_exec(value: str) -> list[str]:
+    """An Exec value as the Desktop Entry Specification reads it: string escapes first, then quoting
+    (reserved characters only inside double quotes), then '%%' -> '%'. Raises ValueError where the spec
+    calls the value invalid (an unquoted reserved character, a field code, an open quote)."""
+    text = unescape_desktop_string(value)
+    args, arg, quoted, in_arg, i = [], [], False, False, 0
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == "\\":
+                if i + 1 >= len(text) or text[i + 1] not in '"`$\\':
+                    raise ValueError(f"bad escape in quoted argument: {text!r}")
+                arg.append(text[i + 1])
+                i += 2
+                continue
+            if ch == '"':
+                quoted = False
+            else:
+                arg.append(ch)
+        elif ch == " ":
+            if in_arg:
+                args.append("".join(arg))
+                arg, in_arg = [], False
+        elif ch == '"':
+            quoted = in_arg = True
+        elif ch in "\t\n'\\><~|&;$*?#()`":
+            raise ValueError(f"unquoted reserved character {ch!r} in {text!r}")
+        else:
+            arg.append(ch)
+            in_arg = True
+        i += 1
+    if quoted:
+        raise ValueError(f"unterminated quote in {text!r}")
+    if in_arg:
+        args.append("".join(arg))
+    out = []
+    for a in args:
+        if "%" in a.replace("%%", ""):
+            raise ValueError(f"field code in {a!r}")
+        out.append(a.replace("%%", "%"))
+    return out
+
+
+def desktop_keys(text: str) -> dict[str, str]:
+    lines = text.splitlines()
+    assert lines[0] == "[Desktop Entry]"
+    return dict(line.split("=", 1) for line in lines[1:] if line)
+
+
+def parse_windows_command_line(line: str) -> list[str]:
+    """CommandLineToArgvW: the program name runs to the closing quote (no escapes); then 2n backslashes
+    before a quote give n and toggle quoting, 2n+1 give n and a literal quote, others are literal."""
+    if line.startswith('"'):
+        end = line.index('"', 1)
+        args, i = [line[1:end]], end + 1
+    else:
+        end = next((k for k, c in enumerate(line) if c in " \t"), len(line))
+        args, i = [line[:end]], end
+    n = len(line)
+    while True:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            return args
+        arg, quoted = [], False
+        while i < n and (quoted or line[i] not in " \t"):
+            if line[i] == "\\":
+                j = i
+                while j < n and line[j] == "\\":
+                    j += 1
+                if j < n and line[j] == '"':
+                    arg.append("\\" * ((j - i) // 2))
+                    if (j - i) % 2:
+                        arg.append('"')
+                        j += 1
+                else:
+                    arg.append("\\" * (j - i))
+                i = j
+            elif line[i] == '"':
+                quoted = not quoted
+                i += 1
+            else:
+                arg.append(line[i])
+                i += 1
+        args.append("".join(arg))
+
+
+class FakeWinreg(types.ModuleType):
+    """The part of ``winreg`` that start-at-login uses, backed by a dict: {(root, subkey): {name: (type, value)}}."""
+
+    HKEY_CURRENT_USER = "HKEY_CURRENT_USER"
+    KEY_SET_VALUE = 0x0002
+    REG_SZ = 1
+
+    class Key:
+        def __init__(self, values: dict):
+            self.values = values
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def __init__(self):
+        super().__init__("winreg")
+        self.keys: dict = {}
+
+    def CreateKeyEx(self, root, sub_key, reserved=0, access=KEY_SET_VALUE):  # noqa: N802 (winreg's names)
+        return self.Key(self.keys.setdefault((root, sub_key), {}))
+
+    def SetValueEx(self, key, name, reserved, type_, value):  # noqa: N802
+        assert isinstance(value, str) and type_ == self.REG_SZ
+        key.values[name] = (type_, value)
+
+    def DeleteValue(self, key, name):  # noqa: N802
+        if name not in key.values:
+            raise FileNotFoundError(2, "The system cannot find the file specified")
+        del key.values[name]
+
+    def run_value(self) -> str | None:
+        entry = self.keys.get((self.HKEY_CURRENT_USER, system.RUN_KEY), {}).get(system.AUTOSTART_NAME)
+        return entry[1] if entry else None
+
+
+def fake_python(folder: Path, *names: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"")
+    return folder / names[0]
+
+
+# --- the entry builders round-trip ------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", POSIX_COMMANDS)
+def test_desktop_entry_runs_the_same_command_it_was_given(command, tmp_path):
+    text = system.desktop_entry(command)
+    keys = desktop_keys(text)
+    assert parse_desktop_exec(keys["Exec"]) == command
+    assert unescape_desktop_string(keys["TryExec"]) == command[0]  # a plain string: no Exec quoting
+    if shutil.which("desktop-file-validate"):  # the freedesktop validator agrees, where it is installed
+        path = tmp_path / "vcam-lipstick.desktop"
+        path.write_text(text, encoding="utf-8")
+        check = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True)
+        assert check.returncode == 0 and "error" not in check.stdout.lower(), check.stdout
+
+
+@pytest.mark.parametrize("command", POSIX_COMMANDS)
+def test_launch_agent_plist_runs_the_same_command_it_was_given(command):
+    agent = plistlib.loads(system.launch_agent_plist(command))
+    assert agent["ProgramArguments"] == command
+    assert agent["RunAtLoad"] is True and agent["Label"] == system.LAUNCH_AGENT_LABEL
+
+
+@pytest.mark.parametrize("command", WINDOWS_COMMANDS)
+def test_windows_command_line_splits_back_into_the_same_arguments(command):
+    assert parse_windows_command_line(system.windows_command_line(command)) == command
+
+
+def test_autostart_content_picks_the_format_of_each_system():
+    command = POSIX_COMMANDS[0]
+    assert plistlib.loads(system.autostart_content(command, "darwin").encode())["ProgramArguments"] == command
+    assert parse_windows_command_line(system.autostart_content(command, "win32")) == command
+    assert parse_desktop_exec(desktop_keys(system.autostart_content(command, "linux"))["Exec"]) == command
+
+
+# --- set_autostart on each system -------------------------------------------------------------------
+
+def test_windows_start_at_login_is_a_run_key_value_starting_pythonw(tmp_path, monkeypatch):
+    registry = FakeWinreg()
+    monkeypatch.setitem(sys.modules, "winreg", registry)
+    python = fake_python(tmp_path / "Zoë & Co" / "venv" / "Scripts", "python.exe", "pythonw.exe")
+    monkeypatch.setattr(sys, "executable", str(python))
+    monkeypatch.setenv("APPDATA", str(tmp_path / "AppData"))
+    legacy = system._legacy_windows_startup_file()
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("@echo off\r\n")  # what older versions wrote: it would start the app twice
+
+    where = system.set_autostart(True, platform="win32")
+    assert system.RUN_KEY in where
+    assert parse_windows_command_line(registry.run_value()) == [str(python.with_name("pythonw.exe")),
+                                                                "-m", "vcam_lipstick"]
+    assert not legacy.exists()
+    assert system.autostart_path("win32") is None  # no file to look for on Windows
+
+    system.set_autostart(False, platform="win32")
+    assert registry.run_value() is None
+    system.set_autostart(False, platform="win32")  # turning it off twice is fine
+
+
+def test_windows_start_at_login_keeps_python_exe_when_there_is_no_pythonw(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "winreg", FakeWinreg())
+    python = fake_python(tmp_path / "py", "python.exe")
+    monkeypatch.setattr(sys, "executable", str(python))
+    assert system.launch_command("win32") == [str(python), "-m", "vcam_lipstick"]
+
+
+def test_frozen_console_twin_registers_the_windowed_app(tmp_path, monkeypatch):
+    cli = fake_python(tmp_path / "Program Files" / "vcam-lipstick", "vcam-lipstick-cli.exe", "vcam-lipstick.exe")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(cli))
+    assert system.launch_command("win32") == [str(cli.with_name("vcam-lipstick.exe"))]
+
+
+def test_macos_start_at_login_is_a_valid_launch_agent(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    python = fake_python(tmp_path / "Zoë's R&D <lab>" / "bin", "python3")
+    monkeypatch.setattr(sys, "executable", str(python))
+    where = Path(system.set_autostart(True, platform="darwin"))
+    assert where == tmp_path / "home" / "Library" / "LaunchAgents" / "io.github.vcam-lipstick.plist"
+    agent = plistlib.loads(where.read_bytes())
+    assert agent["ProgramArguments"] == [str(python), "-m", "vcam_lipstick"]
+    system.set_autostart(False, platform="darwin")
+    assert not where.exists()
+
+
+def test_linux_start_at_login_runs_this_interpreter_of_a_venv_with_spaces(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    python = fake_python(tmp_path / "Zoë & Co" / "my venv" / "bin", "python")
+    monkeypatch.setattr(sys, "executable", str(python))
+    where = Path(system.set_autostart(True, platform="linux"))
+    assert where == tmp_path / "xdg" / "autostart" / "vcam-lipstick.desktop"
+    keys = desktop_keys(where.read_text(encoding="utf-8"))
+    assert parse_desktop_exec(keys["Exec"]) == [str(python), "-m", "vcam_lipstick"]
+    system.set_autostart(False, platform="linux")
+    assert not where.exists()
+
+
+# --- the PyInstaller spec ---------------------------------------------------------------------------
+
+class SpecRun:
+    """Executes installer/vcam-lipstick.spec with recording stand-ins for PyInstaller's build classes."""
+
+    SUBMODULES = ["vcam_lipstick.cli", "vcam_lipstick.app", "vcam_lipstick.training", "vcam_lipstick.training.train"]
+
+    def __init__(self, platform: str, tmp_path: Path):
+        self.calls: dict[str, list] = {"Analysis": [], "EXE": [], "COLLECT": [], "BUNDLE": []}
+        hooks = types.ModuleType("PyInstaller.utils.hooks")
+        hooks.collect_data_files = lambda *a, **k: []
+        hooks.collect_dynamic_libs = lambda *a, **k: []
+        hooks.collect_submodules = lambda pkg, filter=None: [m for m in self.SUBMODULES
+                                                              if m.startswith(pkg) and (filter is None or filter(m))]
+        namespace = {"SPECPATH": str(INSTALLER), "workpath": str(tmp_path / "build"), "__name__": "__spec__",
+                     "Analysis": self._record("Analysis", pure=[], scripts=[], binaries=[], datas=[]),
+                     "PYZ": lambda *a, **k: "pyz", "EXE": self._record("EXE"), "COLLECT": self._record("COLLECT"),
+                     "BUNDLE": self._record("BUNDLE")}
+        with pytest.MonkeyPatch.context() as mp:  # everything the spec touches is put back
+            for name in ("PyInstaller", "PyInstaller.utils"):
+                mp.setitem(sys.modules, name, types.ModuleType(name))
+            mp.setitem(sys.modules, "PyInstaller.utils.hooks", hooks)
+            mp.setattr(sys, "path", list(sys.path))
+            mp.setattr(os, "environ", dict(os.environ))
+            mp.setattr(sys, "platform", platform)
+            exec(compile((INSTALLER / "vcam-lipstick.spec").read_text(), "vcam-lipstick.spec", "exec"), namespace)
+
+    def _record(self, kind: str, **attrs):
+        def build(*args, **kwargs):
+            obj = types.SimpleNamespace(kind=kind, args=args, **{**kwargs, **attrs})
+            self.calls[kind].append(obj)
+            return obj
+        return build
+
+
+def test_spec_builds_a_macos_app_that_may_use_the_camera_and_stays_out_of_the_dock(tmp_path):
+    spec = SpecRun("darwin", tmp_path)
+    (bundle,) = spec.calls["BUNDLE"]
+    (collect,) = spec.calls["COLLECT"]
+    assert bundle.name.endswith(".app") and collect in bundle.args
+    plist = bundle.info_plist
+    assert "camera" in plist["NSCameraUsageDescription"].lower()
+    assert plist["LSUIElement"] is True
+    assert bundle.bundle_identifier == system.LAUNCH_AGENT_LABEL
+    (exe,) = spec.calls["EXE"]
+    assert Path(exe.entitlements_file) == INSTALLER / "macos" / "entitlements.plist"
+
+
+def test_spec_ships_a_console_twin_on_windows_for_doctor_and_version(tmp_path):
+    spec = SpecRun("win32", tmp_path)
+    programs = {exe.name: exe.console for exe in spec.calls["EXE"]}
+    assert programs == {"vcam-lipstick": False, "vcam-lipstick-cli": True}
+    (collect,) = spec.calls["COLLECT"]
+    assert all(exe in collect.args for exe in spec.calls["EXE"])
+    assert spec.calls["BUNDLE"] == []
+
+
+def test_spec_never_bundles_torch_or_the_training_code(tmp_path):
+    spec = SpecRun("linux", tmp_path)
+    (analysis,) = spec.calls["Analysis"]
+    assert {"torch", "onnx", "vcam_lipstick.training"} <= set(analysis.excludes)
+    assert "vcam_lipstick.cli" in analysis.hiddenimports
+    assert not [m for m in analysis.hiddenimports if ".training" in m]
+    assert [exe.name for exe in spec.calls["EXE"]] == ["vcam-lipstick"] and spec.calls["BUNDLE"] == []
+
+
+def test_macos_signing_entitlements_allow_the_camera():
+    entitlements = plistlib.loads((INSTALLER / "macos" / "entitlements.plist").read_bytes())
+    assert entitlements == {"com.apple.security.device.camera": True}
+    readme = (INSTALLER / "README.md").read_text(encoding="utf-8")
+    assert "--options runtime" in readme and "installer/macos/entitlements.plist" in readme
