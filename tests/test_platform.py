@@ -349,3 +349,206 @@ def test_macos_signing_entitlements_allow_the_camera():
     assert entitlements == {"com.apple.security.device.camera": True}
     readme = (INSTALLER / "README.md").read_text(encoding="utf-8")
     assert "--options runtime" in readme and "installer/macos/entitlements.plist" in readme
+
+
+# --- installer/linux/install.sh ---------------------------------------------------------------------
+
+RECORDED = ["apt-get", "apt-cache", "dnf", "pacman", "modprobe", "akmods", "mokutil", "getent", "sudo"]
+
+
+def fake_commands(tmp_path: Path, **scripts: str) -> tuple[Path, Path]:
+    """A folder of stand-ins for the system commands install.sh may run: each appends its name and
+    arguments to the returned log. ``scripts`` adds behaviour after the logging line (by command name)."""
+    bin_dir, log = tmp_path / "fakebin", tmp_path / "calls.log"
+    bin_dir.mkdir(exist_ok=True)
+    log.touch()
+    for name in RECORDED + list(scripts):
+        body = scripts.get(name.replace("-", "_"), scripts.get(name, ""))
+        path = bin_dir / name
+        path.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n{body}\n')
+        path.chmod(0o755)
+    return bin_dir, log
+
+
+def run_install_sh(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(INSTALL_SH), *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=60)
+
+
+def script_env(tmp_path: Path, bin_dir: Path, *first: Path) -> dict:
+    """The environment for install.sh: fake commands first on PATH, HOME in tmp_path, and /etc and /sys
+    under tmp_path, so that even a broken script cannot change this machine."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SUDO_USER", "VIRTUAL_ENV", "XDG_CONFIG_HOME")}
+    env["VCAM_LIPSTICK_INSTALL_ROOT"] = str(tmp_path)
+    env["HOME"] = str(tmp_path / "home")
+    env["PATH"] = os.pathsep.join([*map(str, first), str(bin_dir), "/usr/bin", "/bin"])
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return env
+
+
+def make_program(folder: Path, name: str, body: str = "exit 0") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+def autostart_exec(config: Path) -> list[str]:
+    keys = desktop_keys((config / "autostart" / "vcam-lipstick.desktop").read_text(encoding="utf-8"))
+    assert unescape_desktop_string(keys["TryExec"]) == parse_desktop_exec(keys["Exec"])[0]
+    return parse_desktop_exec(keys["Exec"])
+
+
+def test_install_sh_passes_shellcheck():
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck not installed (apt-get install -y shellcheck)")
+    check = subprocess.run(["shellcheck", str(INSTALL_SH)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_install_sh_help_prints_usage_and_changes_nothing(flag, tmp_path):
+    bin_dir, log = fake_commands(tmp_path)
+    env = script_env(tmp_path, bin_dir)
+    result = run_install_sh([flag], env, tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("Usage:")
+    assert "--autostart" in result.stdout and "Secure Boot" in result.stdout
+    assert log.read_text() == ""  # no package manager, modprobe or sudo ran
+    assert list((tmp_path / "home").iterdir()) == []
+
+
+def test_install_sh_unknown_option_is_refused_without_changes(tmp_path):
+    bin_dir, log = fake_commands(tmp_path)
+    result = run_install_sh(["--yes"], script_env(tmp_path, bin_dir), tmp_path)
+    assert result.returncode == 2 and "unknown option: --yes" in result.stderr
+    assert log.read_text() == ""
+
+
+def test_install_sh_autostart_runs_the_program_found_on_path(tmp_path):
+    bin_dir, _ = fake_commands(tmp_path)
+    program = make_program(tmp_path / "Zoë & Co" / "my venv" / "bin", "vcam-lipstick")
+    env = script_env(tmp_path, bin_dir, program.parent)
+    result = run_install_sh(["--autostart"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert autostart_exec(tmp_path / "home" / ".config") == [str(program)]
+
+
+def test_install_sh_autostart_for_a_venv_uses_its_python_even_when_not_activated(tmp_path):
+    bin_dir, _ = fake_commands(tmp_path)
+    # a venv whose python3 has the package and no console script on PATH: the old fallback,
+    # a bare "python3 -m vcam_lipstick", would start the system python, which lacks it
+    python = make_program(tmp_path / "venv" / "bin", "python3",
+                          'case "$2" in "import vcam_lipstick") exit 0;; esac; exit 1')
+    env = script_env(tmp_path, bin_dir, python.parent)
+    result = run_install_sh(["--autostart"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert autostart_exec(tmp_path / "home" / ".config") == [str(python), "-m", "vcam_lipstick"]
+
+
+def test_install_sh_autostart_finds_the_console_script_of_virtual_env(tmp_path):
+    bin_dir, _ = fake_commands(tmp_path)
+    program = make_program(tmp_path / "venvs" / "lip stick" / "bin", "vcam-lipstick")
+    env = script_env(tmp_path, bin_dir, make_program(tmp_path / "nopython", "python3", "exit 1").parent)
+    env["VIRTUAL_ENV"] = str(program.parent.parent)
+    result = run_install_sh(["--autostart"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert autostart_exec(tmp_path / "home" / ".config") == [str(program)]
+
+
+def test_install_sh_autostart_without_the_app_says_how_to_name_it(tmp_path):
+    bin_dir, _ = fake_commands(tmp_path)
+    env = script_env(tmp_path, bin_dir, make_program(tmp_path / "nopython", "python3", "exit 1").parent)
+    result = run_install_sh(["--autostart"], env, tmp_path)
+    assert result.returncode == 1 and "--autostart" in result.stderr and "cannot find vcam-lipstick" in result.stderr
+    assert list((tmp_path / "home").iterdir()) == []
+
+
+def test_install_sh_autostart_under_sudo_writes_into_the_invoking_users_home(tmp_path):
+    user_home = tmp_path / "users" / "zoë"
+    bin_dir, log = fake_commands(
+        tmp_path,
+        getent=f'[ "$2" = zoe ] && echo "zoe:x:1000:1000:Zoë:{user_home}:/bin/bash"',
+        sudo='[ "$1" = -u ] && shift 2; [ "$1" = -- ] && shift; exec "$@"',  # runs it as "the user"
+    )
+    program = make_program(tmp_path / "opt" / "R&D" / "bin", "vcam-lipstick")
+    env = script_env(tmp_path, bin_dir, program.parent)
+    env["SUDO_USER"] = "zoe"
+    result = run_install_sh(["--autostart"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert autostart_exec(user_home / ".config") == [str(program)]
+    assert list((tmp_path / "home").iterdir()) == []  # root's home ($HOME under sudo) untouched
+    assert any(line.startswith("sudo -u zoe ") for line in log.read_text().splitlines())
+
+
+def call_install_function(tmp_path: Path, snippet: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Source install.sh (its main does not run when sourced) with /etc and /sys under tmp_path, as if
+    root, and run ``snippet``."""
+    if env is None:
+        env = script_env(tmp_path, *fake_commands(tmp_path)[:1])
+    setup = f'source "{INSTALL_SH}"; DEVICE_WAIT_TRIES=1; is_root() {{ true; }}; '
+    return subprocess.run(["bash", "-c", setup + snippet], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_install_sh_keeps_another_programs_v4l2loopback_options(tmp_path):
+    obs = tmp_path / "etc" / "modprobe.d" / "obs-v4l2loopback.conf"
+    obs.parent.mkdir(parents=True)
+    obs.write_text('# OBS\noptions v4l2loopback devices=1 video_nr=9 card_label="OBS Virtual Camera" exclusive_caps=1\n')
+    before = obs.read_text()
+    result = call_install_function(tmp_path, "check_existing_config")
+    assert result.returncode == 1
+    assert str(obs) in result.stderr and "OBS Virtual Camera" in result.stderr and "card_label=<yours>," in result.stderr
+    assert obs.read_text() == before
+
+
+def test_install_sh_accepts_a_configuration_that_already_has_lipstick_cam(tmp_path):
+    (tmp_path / "etc" / "modprobe.d").mkdir(parents=True)
+    (tmp_path / "etc" / "modprobe.d" / "v4l2loopback.conf").write_text(
+        'options v4l2loopback devices=1 video_nr=10 card_label="Lipstick Cam" exclusive_caps=1\n')
+    (tmp_path / "etc" / "modprobe.d" / "blacklist.conf").write_text("blacklist pcspkr\n")
+    result = call_install_function(tmp_path, 'check_existing_config; echo "already=$ALREADY_CONFIGURED"')
+    assert result.returncode == 0 and "already=1" in result.stdout, result.stderr
+
+
+def fake_video_device(tmp_path: Path, node: str, name: str) -> None:
+    folder = tmp_path / "sys" / "class" / "video4linux" / node
+    folder.mkdir(parents=True)
+    (folder / "name").write_text(name + "\n")
+
+
+def test_install_sh_finds_the_device_by_its_label(tmp_path):
+    fake_video_device(tmp_path, "video0", "Integrated Camera")
+    assert call_install_function(tmp_path, "find_device").returncode == 1
+    fake_video_device(tmp_path, "video12", "Lipstick Cam")
+    result = call_install_function(tmp_path, "find_device")
+    assert result.returncode == 0 and result.stdout.strip() == "/dev/video12"
+
+
+def driver_fakes(tmp_path: Path, device_appears: bool):
+    sysfs = tmp_path / "sys" / "class" / "video4linux" / "video10"
+    make_device = f'mkdir -p "{sysfs}" && echo "Lipstick Cam" > "{sysfs}/name"' if device_appears else ""
+    bin_dir, log = fake_commands(tmp_path, modprobe=make_device, uname='echo 6.1.0-test')
+    env = script_env(tmp_path, bin_dir)
+    return env, log
+
+
+def test_install_sh_does_not_say_ready_when_the_device_never_appears(tmp_path):
+    env, log = driver_fakes(tmp_path, device_appears=False)
+    result = call_install_function(tmp_path, "install_driver", env)
+    assert result.returncode != 0 and "ready" not in result.stdout
+    assert 'no device named "Lipstick Cam"' in result.stderr
+    assert not (tmp_path / "etc" / "modprobe.d" / "vcam-lipstick.conf").exists()  # nothing persisted for a failed load
+    apt = [line for line in log.read_text().splitlines() if line.startswith("apt-get")]
+    assert apt[0] == "apt-get update"  # before installing: a fresh machine's package lists are stale
+    assert apt[1].startswith("apt-get install") and "linux-headers-6.1.0-test" in apt[1]
+
+
+def test_install_sh_says_ready_once_lipstick_cam_exists_and_persists_it(tmp_path):
+    env, log = driver_fakes(tmp_path, device_appears=True)
+    result = call_install_function(tmp_path, "install_driver", env)
+    assert result.returncode == 0, result.stderr
+    assert "virtual camera ready: /dev/video10 (Lipstick Cam)" in result.stdout
+    assert "modprobe v4l2loopback devices=1 video_nr=10 card_label=Lipstick Cam exclusive_caps=1" in log.read_text()
+    conf = (tmp_path / "etc" / "modprobe.d" / "vcam-lipstick.conf").read_text()
+    assert conf == 'options v4l2loopback devices=1 video_nr=10 card_label="Lipstick Cam" exclusive_caps=1\n'
+    assert (tmp_path / "etc" / "modules-load.d" / "vcam-lipstick.conf").read_text() == "v4l2loopback\n"
