@@ -66,6 +66,8 @@ def main() -> int:
         print(__doc__)
         return 2
     cmd = shlex.split(sys.argv[1], posix=os.name != "nt")
+    if Path(cmd[0]).is_file():
+        cmd[0] = str(Path(cmd[0]).resolve())  # a native absolute path (backslashes on Windows)
     env = dict(os.environ, VCAM_LIPSTICK_CONFIG=tempfile.mkdtemp(), VCAM_LIPSTICK_LOGS=tempfile.mkdtemp())
     version = subprocess.run(cmd + ["--version"], capture_output=True, text=True, timeout=60, env=env)
     if version.returncode != 0 or "vcam-lipstick" not in version.stdout:

@@ -255,7 +255,7 @@ def test_frozen_console_twin_registers_the_windowed_app(tmp_path, monkeypatch):
 
 
 def test_macos_start_at_login_is_a_valid_launch_agent(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path / "home"))  # HOME is not read on Windows
     python = fake_python(tmp_path / "Zoë's R&D <lab>" / "bin", "python3")
     monkeypatch.setattr(sys, "executable", str(python))
     where = Path(system.set_autostart(True, platform="darwin"))
@@ -267,6 +267,7 @@ def test_macos_start_at_login_is_a_valid_launch_agent(tmp_path, monkeypatch):
 
 
 def test_linux_start_at_login_runs_this_interpreter_of_a_venv_with_spaces(tmp_path, monkeypatch):
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     python = fake_python(tmp_path / "Zoë & Co" / "my venv" / "bin", "python")
     monkeypatch.setattr(sys, "executable", str(python))
@@ -353,6 +354,9 @@ def test_macos_signing_entitlements_allow_the_camera():
 
 # --- installer/linux/install.sh ---------------------------------------------------------------------
 
+# install.sh is the Linux installer: its behaviour tests run bash with Linux tools (getent, /usr/bin).
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="install.sh runs on Linux")
+
 RECORDED = ["apt-get", "apt-cache", "dnf", "pacman", "modprobe", "akmods", "mokutil", "getent", "sudo"]
 
 
@@ -407,6 +411,7 @@ def test_install_sh_passes_shellcheck():
     assert check.returncode == 0, check.stdout
 
 
+@linux_only
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_install_sh_help_prints_usage_and_changes_nothing(flag, tmp_path):
     bin_dir, log = fake_commands(tmp_path)
@@ -418,6 +423,7 @@ def test_install_sh_help_prints_usage_and_changes_nothing(flag, tmp_path):
     assert list((tmp_path / "home").iterdir()) == []
 
 
+@linux_only
 def test_install_sh_unknown_option_is_refused_without_changes(tmp_path):
     bin_dir, log = fake_commands(tmp_path)
     result = run_install_sh(["--yes"], script_env(tmp_path, bin_dir), tmp_path)
@@ -425,6 +431,7 @@ def test_install_sh_unknown_option_is_refused_without_changes(tmp_path):
     assert log.read_text() == ""
 
 
+@linux_only
 def test_install_sh_autostart_runs_the_program_found_on_path(tmp_path):
     bin_dir, _ = fake_commands(tmp_path)
     program = make_program(tmp_path / "Zoë & Co" / "my venv" / "bin", "vcam-lipstick")
@@ -434,6 +441,7 @@ def test_install_sh_autostart_runs_the_program_found_on_path(tmp_path):
     assert autostart_exec(tmp_path / "home" / ".config") == [str(program)]
 
 
+@linux_only
 def test_install_sh_autostart_for_a_venv_uses_its_python_even_when_not_activated(tmp_path):
     bin_dir, _ = fake_commands(tmp_path)
     # a venv whose python3 has the package and no console script on PATH: the old fallback,
@@ -446,6 +454,7 @@ def test_install_sh_autostart_for_a_venv_uses_its_python_even_when_not_activated
     assert autostart_exec(tmp_path / "home" / ".config") == [str(python), "-m", "vcam_lipstick"]
 
 
+@linux_only
 def test_install_sh_autostart_finds_the_console_script_of_virtual_env(tmp_path):
     bin_dir, _ = fake_commands(tmp_path)
     program = make_program(tmp_path / "venvs" / "lip stick" / "bin", "vcam-lipstick")
@@ -456,6 +465,7 @@ def test_install_sh_autostart_finds_the_console_script_of_virtual_env(tmp_path):
     assert autostart_exec(tmp_path / "home" / ".config") == [str(program)]
 
 
+@linux_only
 def test_install_sh_autostart_without_the_app_says_how_to_name_it(tmp_path):
     bin_dir, _ = fake_commands(tmp_path)
     env = script_env(tmp_path, bin_dir, make_program(tmp_path / "nopython", "python3", "exit 1").parent)
@@ -464,6 +474,7 @@ def test_install_sh_autostart_without_the_app_says_how_to_name_it(tmp_path):
     assert list((tmp_path / "home").iterdir()) == []
 
 
+@linux_only
 def test_install_sh_autostart_under_sudo_writes_into_the_invoking_users_home(tmp_path):
     user_home = tmp_path / "users" / "zoë"
     bin_dir, log = fake_commands(
@@ -490,6 +501,7 @@ def call_install_function(tmp_path: Path, snippet: str, env: dict | None = None)
     return subprocess.run(["bash", "-c", setup + snippet], env=env, capture_output=True, text=True, timeout=60)
 
 
+@linux_only
 def test_install_sh_keeps_another_programs_v4l2loopback_options(tmp_path):
     obs = tmp_path / "etc" / "modprobe.d" / "obs-v4l2loopback.conf"
     obs.parent.mkdir(parents=True)
@@ -501,6 +513,7 @@ def test_install_sh_keeps_another_programs_v4l2loopback_options(tmp_path):
     assert obs.read_text() == before
 
 
+@linux_only
 def test_install_sh_accepts_a_configuration_that_already_has_lipstick_cam(tmp_path):
     (tmp_path / "etc" / "modprobe.d").mkdir(parents=True)
     (tmp_path / "etc" / "modprobe.d" / "v4l2loopback.conf").write_text(
@@ -516,6 +529,7 @@ def fake_video_device(tmp_path: Path, node: str, name: str) -> None:
     (folder / "name").write_text(name + "\n")
 
 
+@linux_only
 def test_install_sh_finds_the_device_by_its_label(tmp_path):
     fake_video_device(tmp_path, "video0", "Integrated Camera")
     assert call_install_function(tmp_path, "find_device").returncode == 1
@@ -532,6 +546,7 @@ def driver_fakes(tmp_path: Path, device_appears: bool):
     return env, log
 
 
+@linux_only
 def test_install_sh_does_not_say_ready_when_the_device_never_appears(tmp_path):
     env, log = driver_fakes(tmp_path, device_appears=False)
     result = call_install_function(tmp_path, "install_driver", env)
@@ -543,6 +558,7 @@ def test_install_sh_does_not_say_ready_when_the_device_never_appears(tmp_path):
     assert apt[1].startswith("apt-get install") and "linux-headers-6.1.0-test" in apt[1]
 
 
+@linux_only
 def test_install_sh_says_ready_once_lipstick_cam_exists_and_persists_it(tmp_path):
     env, log = driver_fakes(tmp_path, device_appears=True)
     result = call_install_function(tmp_path, "install_driver", env)
@@ -552,3 +568,23 @@ def test_install_sh_says_ready_once_lipstick_cam_exists_and_persists_it(tmp_path
     conf = (tmp_path / "etc" / "modprobe.d" / "vcam-lipstick.conf").read_text()
     assert conf == 'options v4l2loopback devices=1 video_nr=10 card_label="Lipstick Cam" exclusive_caps=1\n'
     assert (tmp_path / "etc" / "modules-load.d" / "vcam-lipstick.conf").read_text() == "v4l2loopback\n"
+
+
+# --- the CI workflow --------------------------------------------------------------------------------
+
+def test_ci_workflow_builds_and_smoke_tests_on_three_systems_and_two_pythons():
+    yaml = pytest.importorskip("ruamel.yaml", reason="ruamel.yaml comes with check-jsonschema (.ci/run installs it)")
+    workflow = yaml.YAML(typ="safe").load((REPO / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    (job,) = workflow["jobs"].values()
+    matrix = job["strategy"]["matrix"]
+    assert set(matrix["os"]) == {"ubuntu-latest", "windows-latest", "macos-latest"}
+    assert set(matrix["python-version"]) == {"3.10", "3.12"}  # strings: YAML would read 3.10 as 3.1
+    assert job["strategy"]["fail-fast"] is False  # one system failing still shows the others
+    scripts = [step.get("run", "") for step in job["steps"]]
+    order = [next(i for i, s in enumerate(scripts) if needle in s)
+             for needle in ('pip install -e ".[$extras]"', "python -m pytest", "installer/vcam-lipstick.spec",
+                            "installer/smoke_test.py")]
+    assert order == sorted(order)  # install, test, build, smoke-test
+    smoke = scripts[order[-1]]
+    assert "vcam-lipstick-cli.exe" in smoke and "vcam-lipstick.app/Contents/MacOS" in smoke
+    assert any(step.get("uses", "").startswith("actions/upload-artifact@") for step in job["steps"])
