@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .argtypes import bounded, parse_size
 from .settings import LIMITS
 
 EXIT_USAGE = 2
@@ -41,35 +42,6 @@ def _intensity(text: str) -> int:
     if not low <= value <= high:
         raise argparse.ArgumentTypeError(f"intensity must be from {low} to {high}, not {text}")
     return int(round(value))
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'1280x720' -> (1280, 720), for argparse."""
-    (wl, wh), (hl, hh) = LIMITS["width"], LIMITS["height"]
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1280x720, not '{text}'") from None
-    if not (wl <= w <= wh and hl <= h <= hh):
-        raise argparse.ArgumentTypeError(f"size {text} is out of range ({wl}x{hl} to {wh}x{hh})")
-    return w, h
-
-
-def bounded(cast, low, high=None, what: str = "value"):
-    """An argparse type: a number (``int`` or ``float``) from ``low`` to ``high`` (no upper limit if None)."""
-    kind = "a whole number" if cast is int else "a number"
-
-    def parse(text: str):
-        try:
-            value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be {kind}, not '{text}'") from None
-        if not value >= low or (high is not None and value > high):  # "not >=" also rejects nan
-            limit = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"{what} must be {limit}, not {text}")
-        return value
-
-    return parse
 
 
 _threads = bounded(int, *LIMITS["threads"], "threads")

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..model.segmenter import LIP_CLASSES
 from ..model.spec import ModelSpec, sha256_of, write_spec
+from .checkpoint import load_trained
 from .data import CropConfig
-from .train import load_trained
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def lip_spec(cfg: CropConfig, metrics: dict, architecture: str, name: str = "lip
         layout="NCHW",
         mean=cfg.mean_bgr,
         std=cfg.std_bgr,
-        classes=("background", "upper_lip", "lower_lip", "inner_mouth"),
+        classes=LIP_CLASSES,
         threshold=0.5,
         sha256="",
         onnx_file="",

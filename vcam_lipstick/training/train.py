@@ -20,13 +20,14 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from ..cli import bounded, parse_size
+from ..argtypes import bounded, parse_size
+from ..model.segmenter import LIP_CLASSES
 from ..processing.tone import terciles
+from .checkpoint import build_model, load_trained, read_checkpoint
 from .data import CropConfig, CropDataset, FaceStore
 from .net import DEFAULT_WIDTHS, LipNet
 
 log = logging.getLogger(__name__)
-CLASSES = ("background", "upper_lip", "lower_lip", "inner_mouth")
 
 
 def seed_everything(seed: int) -> None:
@@ -39,29 +40,11 @@ def loss_fn(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -
     """Edge-weighted cross-entropy plus soft Dice over the three mouth classes."""
     ce = (F.cross_entropy(logits, labels, reduction="none") * weights).sum() / weights.sum()
     probs = logits.softmax(1)[:, 1:]
-    onehot = F.one_hot(labels, len(CLASSES)).permute(0, 3, 1, 2)[:, 1:].float()
+    onehot = F.one_hot(labels, len(LIP_CLASSES)).permute(0, 3, 1, 2)[:, 1:].float()
     inter = (probs * onehot).sum((0, 2, 3))
     union = probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
     dice = 1.0 - ((2 * inter + 1.0) / (union + 1.0)).mean()
     return ce + dice
-
-
-def read_checkpoint(path) -> dict:
-    """A checkpoint this trainer wrote; a missing or foreign file stops the run with a one-line error."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise SystemExit(f"error: checkpoint {path} not found") from None
-    except Exception as exc:  # torch raises several types for a file that is not a checkpoint
-        raise SystemExit(f"error: {path} is not a training checkpoint ({type(exc).__name__})") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt:
-        raise SystemExit(f"error: {path} is not a training checkpoint (no model weights)")
-    return ckpt
-
-
-def build_model(config: dict) -> LipNet:
-    """The network a run's arguments (or a checkpoint's saved ``config``) describe."""
-    return LipNet(blocks=config.get("blocks") or 8, widths=tuple(config.get("widths") or DEFAULT_WIDTHS))
 
 
 def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
@@ -81,7 +64,7 @@ def lovasz_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     losses = []
     for p, y in zip(probs, labels):
         p, y = p.flatten(1), y.flatten()
-        pairs = [(p[c], (y == c).float()) for c in range(1, len(CLASSES))]
+        pairs = [(p[c], (y == c).float()) for c in range(1, len(LIP_CLASSES))]
         pairs.append((p[1] + p[2], ((y == 1) | (y == 2)).float()))
         for prob, fg in pairs:
             if fg.sum() == 0:
@@ -96,14 +79,6 @@ def distill_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> 
     carry where a larger model is unsure (lip edges), which hard labels do not."""
     return F.kl_div(student_logits.log_softmax(1), teacher_logits.log_softmax(1), log_target=True,
                     reduction="none").sum(1).mean()
-
-
-def load_trained(path) -> tuple[LipNet, dict]:
-    """The network a training checkpoint holds, weights loaded, and the checkpoint itself."""
-    ckpt = read_checkpoint(path)
-    model = build_model(ckpt.get("config", {}))
-    model.load_state_dict(ckpt["model"])
-    return model, ckpt
 
 
 def load_teacher(path: str) -> LipNet:
