@@ -70,7 +70,7 @@ def _finish_detail(detail: np.ndarray, finish: Finish) -> np.ndarray:
 
 
 class LipRenderer:
-    """Applies a ``Look`` to the lip regions of a frame, in place. Stateless apart from buffers."""
+    """Applies a ``Look`` to the lip regions of a frame, in place. Holds no state between calls."""
 
     def render(self, frame: np.ndarray, masks, look: Look) -> np.ndarray:
         """Recolour each ``LipMask`` region of a BGR uint8 frame in place and return the frame."""
