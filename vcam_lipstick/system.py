@@ -274,9 +274,11 @@ def open_folder(folder: Path) -> None:
 
 def quiet_opencv() -> None:
     """Keep OpenCV's own console warnings (a camera index it cannot open, a codec it lacks) to errors:
-    the app reports those in its own words. ``OPENCV_LOG_LEVEL`` in the environment still wins."""
+    the app reports those in its own words. ``OPENCV_LOG_LEVEL`` in the environment still wins.
+    FFmpeg's decoder complaints about a damaged video go too: the app says how many frames it read."""
     if "OPENCV_LOG_LEVEL" in os.environ:
         return
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read by OpenCV's FFmpeg backend when it opens a file
     import cv2
 
     try:
