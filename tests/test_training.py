@@ -40,17 +40,45 @@ def test_training_smoke_run_checkpoints_and_resumes(tmp_path):
     assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [0, 1]
 
 
+# Blocks torch in the child whether or not it is installed, and records every attempt to import it, even
+# one a caller would catch: without this the test could not fail where torch is absent.
+BLOCK_TORCH = """
+import importlib.abc, sys
+attempts = []
+class BlockTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            attempts.append(name)
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, BlockTorch())
+"""
+
+
 def test_runtime_never_imports_torch(tmp_path):
-    code = ("import sys, numpy as np\n"
-            "from vcam_lipstick.model.bundle import load_tracker\n"
-            "from vcam_lipstick.pipeline import LipstickPipeline, View\n"
-            "from vcam_lipstick.processing.shades import ShadeBook\n"
-            "s = ShadeBook.load().get('Plum')\n"
-            "from vcam_lipstick.processing.shades import Look\n"
-            "LipstickPipeline(load_tracker()).apply(np.zeros((240, 320, 3), np.uint8), View(Look(s, s.finish)))\n"
-            "print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "False", out.stderr
+    """The lipstick pipeline, a headless run and 'process' work with torch blocked, and never try to import it."""
+    code = BLOCK_TORCH + (
+        "import cv2, numpy as np\n"
+        "from vcam_lipstick.cli import main\n"
+        "from vcam_lipstick.devices.sources import DemoSource\n"
+        "from vcam_lipstick.model.bundle import load_tracker\n"
+        "from vcam_lipstick.pipeline import LipstickPipeline, View\n"
+        "from vcam_lipstick.processing.shades import Look, ShadeBook\n"
+        "s = ShadeBook.load().get('Plum')\n"
+        "with DemoSource(640, 360) as source:\n"
+        "    frame = source.read().copy()\n"
+        "cv2.imwrite('face.png', frame)\n"
+        "out = LipstickPipeline(load_tracker()).apply(frame.copy(), View(Look(s, s.finish)))\n"
+        "print('painted', int((out != frame).any(axis=2).sum()))\n"
+        "print('run', main(['run', '--no-tray', '--source', 'demo', '--sink', 'null', '--size', '320x240',"
+        " '--frames', '3']))\n"
+        "print('process', main(['process', 'face.png', '-o', 'out.png']))\n"
+        "print('torch', attempts, 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert int(lines.get("painted", 0)) > 100, out.stdout + out.stderr  # the lipstick was really drawn
+    assert (lines.get("run"), lines.get("process")) == ("0", "0"), out.stdout + out.stderr
+    assert (tmp_path / "out.png").is_file()
+    assert lines.get("torch") == "[] False", out.stdout + out.stderr
 
 
 def test_a_run_at_another_crop_geometry_exports_a_model_the_runtime_crops_alike(tmp_path):
@@ -100,9 +128,8 @@ def test_lovasz_loss_is_one_minus_iou_for_confident_predictions():
 
 def test_low_resolution_crops_are_filtered_like_a_camera_when_asked():
     """"lowpass" shrinks fine detail to its average (optics); "bilinear" aliases it into false stripes."""
-    pytest.importorskip("torch")  # the [train] extra
     from vcam_lipstick.processing.geometry import box_from_mask
-    from vcam_lipstick.training.data import CropConfig, cut_crop
+    from vcam_lipstick.training.data import CropConfig, cut_crop  # numpy and cv2 only: runs without torch
 
     labels = ellipse_labels(512, 512, (256, 370), (60, 24))
     image = np.zeros((512, 512, 3), np.uint8)
@@ -168,9 +195,8 @@ def test_a_missing_or_foreign_checkpoint_is_a_one_line_error(tmp_path, option, c
 def test_wide_scale_crops_show_the_mouth_at_other_sizes_and_leave_the_default_stream_alone(tmp_path):
     """Acquisition boxes can be half or twice the mouth; with --wide-scale-p the crops cover that, and
     without it the samples are exactly those earlier stages were trained on."""
-    pytest.importorskip("torch")
     from vcam_lipstick.processing.geometry import box_from_mask
-    from vcam_lipstick.training.data import CropConfig, CropDataset, FaceStore
+    from vcam_lipstick.training.data import CropConfig, CropDataset, FaceStore  # no torch needed
 
     make_dataset(tmp_path / "data", n=6)
     store = FaceStore(tmp_path / "data", "train")
