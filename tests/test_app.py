@@ -122,18 +122,6 @@ def test_controller_runs_demo_to_recording_virtual_camera_with_passthrough_on_mo
     assert len(backend.frames) == 5 and backend.closed
 
 
-def test_no_virtual_camera_driver_falls_back_to_a_preview_file(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    notes = []
-    c = Controller(SettingsStore(tmp_path / "cfg"), notify=notes.append, tracker_factory=lambda: None)
-    c.settings.width, c.settings.height = 320, 240
-    loop = c.start("demo", None, max_frames=3, backend="broken")
-    assert loop.wait(10)
-    c.stop()
-    assert any("doctor" in n for n in notes)
-    assert (tmp_path / "lipstick-preview.mp4").stat().st_size > 0
-
-
 def test_second_instance_is_refused(tmp_path):
     with SingleInstance(tmp_path):
         with pytest.raises(AlreadyRunning, match="already running"):

@@ -54,20 +54,6 @@ def test_output_never_overwrites_the_input(tmp_path):
         check_output(tmp_path / "." / "in.jpg", [src])
 
 
-def test_video_round_trip_keeps_count_size_and_fps(tmp_path):
-    path = tmp_path / "clip.mp4"
-    with VideoWriter(path, 160, 120, 25.0) as w:
-        for i in range(12):
-            w.write(np.full((120, 160, 3), i * 10, np.uint8))
-    cap, info = open_video(path)
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    assert (info.width, info.height, n) == (160, 120, 12)
-    assert info.fps == pytest.approx(25.0, abs=0.01)
-
-
 def test_failed_video_leaves_no_partial_file(tmp_path):
     path = tmp_path / "out.mp4"
     with pytest.raises(RuntimeError):
