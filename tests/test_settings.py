@@ -31,11 +31,22 @@ def test_unknown_keys_dropped_and_bad_values_reset(tmp_path):
     assert s.intensity == Settings().intensity and s.mirror is False and s.fps == 30
 
 
-def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
+def test_a_save_that_fails_midway_keeps_the_previous_settings_and_no_temp_file(tmp_path, monkeypatch):
+    """Atomic: a crash or a full disk while writing never leaves a half-written settings.json."""
     store = SettingsStore(tmp_path)
     store.save(Settings(shade="Mauve"))
-    store.save(Settings(shade="Cherry"))
+
+    def half_written(obj, fh, **kwargs):
+        fh.write('{"shade": "Cher')
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(json, "dump", half_written)
+        with pytest.raises(OSError):
+            store.save(Settings(shade="Cherry"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.json"]
+    assert SettingsStore(tmp_path).load().shade == "Mauve"
+    store.save(Settings(shade="Cherry"))
     assert json.loads((tmp_path / "settings.json").read_text())["shade"] == "Cherry"
 
 
