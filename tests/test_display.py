@@ -14,12 +14,19 @@ pytestmark = pytest.mark.display
 
 @pytest.fixture
 def xvfb():
+    """A private X server on a free display number; Xvfb names it once it accepts connections."""
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb not installed (apt install xvfb)")
-    display = ":97"
-    proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24"], stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
-    yield display
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            pass_fds=(write_end,), stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read_end) as ready:
+        number = ready.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.fail("Xvfb did not start")
+    yield f":{number}"
     proc.terminate()
     proc.wait(5)
 
@@ -35,10 +42,8 @@ def test_tray_app_starts_shows_controls_and_quits_on_sigterm(xvfb):
             found = subprocess.run(["xdotool", "search", "--name", "Lipstick Cam"], env=env, capture_output=True,
                                    text=True)
             assert found.stdout.strip(), "no control window or tray window on the display"
-        t = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        proc.wait(5)
-        assert time.monotonic() - t < 1.5
+        proc.wait(10)  # how fast it quits is measured by benchmarks/app_bench.py (shutdown_s), not asserted here
         assert proc.returncode == 0, proc.stderr.read()
     finally:
         if proc.poll() is None:
