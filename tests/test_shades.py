@@ -123,3 +123,89 @@ def test_unusable_user_file_keeps_the_builtins_with_one_warning(tmp_path, caplog
     assert len(book) == len(ShadeBook.load())
     assert len(_warnings(caplog)) == 1
     assert user.read_bytes() == content  # never moved or rewritten
+
+
+# -- the command line: 'shades --json' and 'shades --sheet' -------------------------------------------------------
+
+def _user_shades():
+    from vcam_lipstick.settings import config_dir
+
+    config_dir().mkdir(parents=True)
+    (config_dir() / "shades.json").write_text(json.dumps({"shades": [
+        {"name": "My Very Long Custom Shade Name That Wraps", "family": "custom", "color": "#30A0C0"},
+        {"name": "Classic Red", "family": "reds", "color": "#AA0000", "finish": "gloss"},
+    ]}))
+
+
+def test_shades_json_lists_every_shade_with_its_colour_family_and_finish(capsys):
+    _user_shades()
+    from vcam_lipstick.cli import main
+
+    assert main(["shades", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    book = ShadeBook.load()
+    assert len(listed) == len(book) + 1  # the built-ins, one overridden, and the user's own
+    assert {"name": "Classic Red", "family": "reds", "color": "#AA0000", "finish": "gloss"} in listed
+    assert {"name": "Bare Nude", "family": "nudes", "color": "#C48B7A", "finish": "satin"} in listed
+    assert all(set(entry) == {"name", "family", "color", "finish"} for entry in listed)
+    assert all(ShadeBook.load().get(entry["color"]).hex == entry["color"] for entry in listed)
+
+
+def _delta_e(image_rgb, rgb):
+    """CIE76 colour difference of every pixel of an RGB uint8 picture from one sRGB colour."""
+    import cv2
+    import numpy as np
+
+    lab = cv2.cvtColor(image_rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    ref = cv2.cvtColor(np.array([[rgb]], np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0, 0]
+    return np.linalg.norm(lab - ref, axis=2)
+
+
+def test_shades_sheet_shows_every_shade_as_a_swatch_within_delta_e_2(tmp_path, capsys):
+    """Read the PNG back: each shade has a solid square of its own colour, grouped by family."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from vcam_lipstick.cli import main
+
+    _user_shades()
+    sheet = tmp_path / "sheet.png"
+    assert main(["shades", "--sheet", str(sheet)]) == 0
+    assert str(sheet) in capsys.readouterr().err
+    picture = np.asarray(Image.open(sheet).convert("RGB"))
+    book = ShadeBook.load(tmp_path / "config" / "shades.json")
+    assert len(book) == len(ShadeBook.load()) + 1
+    centres = {}
+    for shade in book:
+        close = (_delta_e(picture, shade.rgb) <= 2.0).astype(np.uint8)
+        n, _, stats, centroids = cv2.connectedComponentsWithStats(close)
+        biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])) if n > 1 else None
+        assert biggest is not None, f"{shade.name} is not on the sheet"
+        x, y, w, h, area = stats[biggest]
+        assert min(w, h) >= 40 and area >= 0.9 * w * h, f"{shade.name}: no solid swatch ({w}x{h}, {area} px)"
+        cx, cy = (int(v) for v in centroids[biggest])
+        assert _delta_e(picture[cy : cy + 1, cx : cx + 1], shade.rgb)[0, 0] <= 2.0
+        centres[shade.name] = (cx, cy)
+    # Grouped by family: a family's swatches share a column; families do not share one.
+    column = {family: {centres[s.name][0] for s in shades} for family, shades in book.families().items()}
+    assert all(len(xs) == 1 for xs in column.values()), column
+    assert len({next(iter(xs)) for xs in column.values()}) == len(column)
+
+
+def test_shades_sheet_replaces_an_existing_file_and_refuses_unwritable_paths(tmp_path, capsys):
+    from vcam_lipstick.cli import main
+
+    sheet = tmp_path / "sheet.png"
+    sheet.write_bytes(b"old")
+    assert main(["shades", "--sheet", str(sheet)]) == 0
+    assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # an output you name is yours to replace
+    capsys.readouterr()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for bad in (blocker / "sub" / "sheet.png", tmp_path / "sheet.xyz", tmp_path):
+        assert main(["shades", "--sheet", str(bad)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: "), err
+        assert str(bad) in err[0] or str(bad.parent) in err[0], err  # names the file or its folder
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "config") == ["file", "sheet.png"]  # no leftovers

@@ -105,10 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--finish", default=None, help="matte, satin, gloss or shimmer (default: the shade's)")
     pr.add_argument("--intensity", type=_intensity, default=85, help="0-100 (default 85)")
     pr.add_argument("--liner", action="store_true", help="a slightly deeper lip edge")
+    pr.add_argument("--ombre", default=None, metavar="NAME|#RRGGBB",
+                    help="ombré: a second shade for the middle of the lips, blended in from the lip line")
     pr.add_argument("--compare", action="store_true", help="before/after split")
     pr.add_argument("--all-faces", action="store_true", help="every face, not only the largest")
 
-    sub.add_parser("shades", help="list the shades with colour swatches")
+    sh = sub.add_parser("shades", help="list the shades with colour swatches")
+    sh.add_argument("--json", action="store_true", help="print a JSON list of {name, family, color, finish}")
+    sh.add_argument("--sheet", type=Path, default=None, metavar="FILE.png",
+                    help="draw every shade as a labelled swatch, grouped by family, into one picture")
     doc = sub.add_parser("doctor", help="check the webcam, virtual camera driver and models; say what to install")
     doc.add_argument("--no-camera-probe", action="store_true")
     for command in sub.choices.values():  # -v after the command too; SUPPRESS keeps a -v given before it
@@ -125,8 +130,26 @@ def cmd_shades(args) -> int:
     from .settings import config_dir
 
     book = ShadeBook.load(config_dir() / "shades.json")
+    families = book.families()
+    if args.sheet is not None:
+        from .media import check_output
+        from .swatches import write_sheet
+
+        check_output(args.sheet, [])  # a folder that cannot be made or written: one line, exit 1
+        try:
+            write_sheet(args.sheet, families)  # an existing file is replaced, as 'process' does
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        except OSError as exc:
+            raise CliError(f"{args.sheet}: cannot write ({exc.strerror or exc})") from None
+        print(f"wrote {args.sheet} ({len(book)} shades)", file=sys.stderr)
+    if args.json:
+        print(json.dumps([{"name": s.name, "family": s.family, "color": s.hex, "finish": s.finish.value}
+                          for shades in families.values() for s in shades], indent=1, ensure_ascii=False))
+    if args.sheet is not None or args.json:
+        return 0
     color = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
-    for family, shades in book.families().items():
+    for family, shades in families.items():
         print(family.capitalize())
         for s in shades:
             swatch = f"\x1b[48;2;{s.rgb[0]};{s.rgb[1]};{s.rgb[2]}m      \x1b[0m" if color else "[" + s.hex + "]"
@@ -137,13 +160,19 @@ def cmd_shades(args) -> int:
 
 
 def _look(args):
-    from .processing.shades import Look, ShadeBook, parse_finish
+    from .processing.shades import Look, ShadeBook, ShadeError, parse_finish
     from .settings import config_dir
 
     book = ShadeBook.load(config_dir() / "shades.json")
     shade = book.get(args.shade)
     finish = parse_finish(args.finish) if args.finish else shade.finish
-    return Look(shade, finish, args.intensity / 100.0, args.liner)
+    ombre = None
+    if getattr(args, "ombre", None) is not None:
+        try:
+            ombre = book.get(args.ombre)
+        except ShadeError as exc:
+            raise ShadeError(f"--ombre: {exc}") from None
+    return Look(shade, finish, args.intensity / 100.0, args.liner, ombre)
 
 
 @contextlib.contextmanager

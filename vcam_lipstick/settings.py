@@ -79,6 +79,7 @@ class Settings:
     start_at_login: bool = False
     threads: int = 1
     all_faces: bool = False
+    ombre: str | None = None  # None: one shade; else a shade name or #RRGGBB for the middle of the lips
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Settings":
@@ -96,6 +97,8 @@ class Settings:
             else:
                 # Text settings name a shade or a finish: short and printable, like a shade name.
                 ok = isinstance(value, str) and len(value) <= MAX_NAME_LENGTH and value.isprintable()
+                if default is None and (value is None or ok and not value.strip()):
+                    ok, value = True, None  # optional text (ombre): null, or "" written by hand, is off
             low, high = LIMITS.get(f.name, (None, None))
             in_range = not ok or low is None or low <= value <= high
             if ok and in_range:

@@ -6,7 +6,8 @@ Only the mouth region is touched. Per region:
   * chroma and hue move to the shade's a*/b*, keeping a little of the lip's own variation;
   * the finish reshapes the detail: matte damps highlights, gloss adds a specular highlight that
     follows the lip's own highlights, shimmer adds sparkle fixed to the lips (stable over time);
-  * the result is blended with a feathered mask (upper + lower lip only, never the inner mouth).
+  * the result is blended with a feathered mask (upper + lower lip only, never the inner mouth);
+  * ombré: a second shade takes over towards the middle of the mouth, by distance from the lip line.
 """
 
 from __future__ import annotations
@@ -59,6 +60,28 @@ def lip_alpha(mask_alpha: np.ndarray, mouth_width: float) -> np.ndarray:
     return np.clip(soft * (1.0 - inner) ** 2, 0.0, 1.0)
 
 
+def ombre_weight(mouth: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """Weight (h, w) float32 in [0, 1] of the ombré shade, rising from the lip line inward.
+
+    ``mouth`` is the (h, w) bool mouth (lips and inner mouth) and ``lips`` the lip pixels, both in
+    the mask's own pixels. The distance from the lip line (the mouth's outline) is ranked over the
+    lip pixels of this mouth: the weight is 0 up to the median distance and rises smoothly to 1 at
+    the 75th percentile, so the outer half of the lips keeps the main shade whatever the mouth's
+    size, and the inner quarter takes the ombré shade. 0 outside the mouth.
+    """
+    # A zero border: the distance is to the lip line even where the mouth touches the region's edge.
+    padded = cv2.copyMakeBorder(mouth.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_5)[1:-1, 1:-1]
+    ranked = dist[lips]
+    if ranked.size < 4:
+        return np.zeros(mouth.shape, np.float32)
+    k50, k75 = ranked.size // 2, (3 * ranked.size) // 4
+    part = np.partition(ranked, (k50, k75))
+    d50, d75 = float(part[k50]), float(part[k75])
+    t = np.clip((dist - d50) * (1.0 / max(d75 - d50, 1e-3)), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)  # smoothstep: no visible seam where the blend starts or ends
+
+
 def _finish_detail(detail: np.ndarray, finish: Finish) -> np.ndarray:
     """Reshape the lip's lightness detail (L minus its local mean) for the finish."""
     if finish is Finish.MATTE:
@@ -103,18 +126,26 @@ class LipRenderer:
         a_mean = float((a * weights).sum() / total)
         b_mean = float((b * weights).sum() / total)
 
-        target = rgb_to_lab(look.shade.rgb)
         exposure = float(np.clip((L_mean / REFERENCE_LIP_L) ** 0.5, 0.6, 1.15))
-        target_L = target[0] * exposure
+        target = rgb_to_lab(look.shade.rgb)
+        target_L, target_a, target_b = target[0] * exposure, target[1], target[2]
+        if look.ombre is not None:
+            probs = mask.alpha[y0:y1, x0:x1]
+            lips = probs[..., 0] + probs[..., 1]
+            inner = rgb_to_lab(look.ombre.rgb)
+            w_in = ombre_weight(lips + probs[..., 2] > 0.5, lips > 0.5)
+            target_L = target_L + (inner[0] - target[0]) * exposure * w_in
+            target_a = target_a + (inner[1] - target[1]) * w_in
+            target_b = target_b + (inner[2] - target[2]) * w_in
         # Local detail around a smooth base; the base carries the large-scale shading, scaled to the shade.
         base = cv2.GaussianBlur(L, (0, 0), max(1.0, 0.04 * mask.mouth_width))
         detail = _finish_detail(L - base, look.finish)
-        shading = (base - L_mean) * float(np.clip(target_L / max(L_mean, 1.0), 0.7, 1.2))
+        shading = (base - L_mean) * np.clip(target_L / max(L_mean, 1.0), 0.7, 1.2)
         new_L = target_L + shading + detail
 
         chroma_keep = 0.15
-        new_a = target[1] + chroma_keep * (a - a_mean)
-        new_b = target[2] + chroma_keep * (b - b_mean)
+        new_a = target_a + chroma_keep * (a - a_mean)
+        new_b = target_b + chroma_keep * (b - b_mean)
 
         if look.finish is Finish.GLOSS:
             # Specular highlight where the lip already catches light, whitening as it brightens.

@@ -69,16 +69,20 @@ class Shade:
 
 @dataclass(frozen=True)
 class Look:
-    """What to render: a shade, a finish, an intensity in [0, 1], and an optional lip liner."""
+    """What to render: a shade, a finish, an intensity in [0, 1], an optional lip liner, and an
+    optional ombré shade that takes over towards the middle of the mouth (None: one shade)."""
 
     shade: Shade
     finish: Finish
     intensity: float = 0.75
     liner: bool = False
+    ombre: Shade | None = None
 
     def __post_init__(self):
         if not 0.0 <= float(self.intensity) <= 1.0:
             raise ShadeError(f"intensity {self.intensity} is outside 0-100%")
+        if self.ombre is not None and not isinstance(self.ombre, Shade):
+            raise TypeError(f"ombre must be a Shade or None, not {type(self.ombre).__name__}")
 
 
 def _text(entry: dict, key: str, default: str | None = None) -> str:
