@@ -1,8 +1,9 @@
 """Look book: a grid to judge the look at a glance.
 
-Rows: faces (photos from ../shared/data/clips/photos, or the bundled public-domain demo face);
-columns: original, the original study's flat tint (cv2.addWeighted 0.7/0.3), then ours in several
-shades and each finish. Cells are cropped around the mouth.
+Two rows per face (photos from ../shared/data/clips/photos, or the bundled public-domain demo face):
+original, the original study's flat tint (cv2.addWeighted 0.7/0.3), then ours in several shades and
+each finish; below, the original and ombré looks (the main shade at the lip line, the second one
+blended in towards the middle of the mouth). Cells are cropped around the mouth.
 
     python benchmarks/lookbook.py --out /tmp/lookbook.jpg            # shared photos (internal only)
     python benchmarks/lookbook.py --demo --out docs/lookbook.jpg     # redistributable README picture
@@ -29,12 +30,19 @@ from vcam_lipstick.processing.shades import Finish, Look, ShadeBook  # noqa: E40
 COLUMNS = [("Classic Red", Finish.MATTE), ("Rose Petal", Finish.SATIN), ("Cherry", Finish.GLOSS),
            ("Rose Gold", Finish.SHIMMER), ("Deep Plum", Finish.MATTE), ("Bare Nude", Finish.SATIN),
            ("Coral Reef", Finish.GLOSS)]
+# Ombré: (outer shade, inner shade, finish), one cell each; as many as COLUMNS + 1 so the rows line up.
+OMBRE = [("Wine Berry", "Ballet Pink", Finish.SATIN), ("Classic Red", "Peach Coral", Finish.MATTE),
+         ("Deep Plum", "Mauve", Finish.SATIN), ("Chocolate", "Bare Nude", Finish.MATTE),
+         ("Violet", "Hot Pink", Finish.SATIN), ("Cherry", "Watermelon", Finish.GLOSS),
+         ("Brick Red", "Apricot", Finish.MATTE), ("Bronze", "Rose Gold", Finish.SHIMMER)]
 STUDY_SHADE = "Classic Red"
 
 
-def label(img, text):
-    cv2.putText(img, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(img, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+def label(img, *lines):
+    for i, text in enumerate(lines):
+        y = 18 + 17 * i
+        cv2.putText(img, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(img, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     return img
 
 
@@ -63,7 +71,11 @@ def row_for(image, tracker, book, renderer, cell):
     for name, finish in COLUMNS:
         out = renderer.render(image.copy(), masks, Look(book.get(name), finish, 0.9))
         tiles.append(label(crop(out), f"{name}, {finish.value}"))
-    return np.hstack(tiles)
+    ombre = [label(crop(image), "original")]
+    for outer, inner, finish in OMBRE:
+        out = renderer.render(image.copy(), masks, Look(book.get(outer), finish, 0.9, ombre=book.get(inner)))
+        ombre.append(label(crop(out), f"ombre: {outer}", f"> {inner}, {finish.value}"))
+    return np.vstack([np.hstack(tiles), np.hstack(ombre)])
 
 
 def main() -> int:
@@ -86,7 +98,7 @@ def main() -> int:
         return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_image(args.out, np.vstack(rows))
-    print(f"wrote {args.out} ({len(rows)} rows)")
+    print(f"wrote {args.out} ({2 * len(rows)} rows, {len(rows)} faces)")
     return 0
 
 
