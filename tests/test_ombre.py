@@ -195,3 +195,30 @@ def test_process_with_ombre_recolours_the_middle_of_the_lips(tmp_path, demo_fram
     assert ab_distance(got_ombre[lips & (dist >= p75)], pink) <= 8
     band = lips & (dist >= p25) & (dist < p50)
     assert ab_distance(got_ombre[band], np.median(got_plain[band][:, 1:], axis=0)) <= 4
+
+
+# -- the tray's "matching lighter shade" ---------------------------------------------------------------------------
+
+def _lab_hue(rgb):
+    lab = rgb_to_lab(rgb)
+    return lab[0], np.degrees(np.arctan2(lab[2], lab[1]))
+
+
+@pytest.mark.parametrize("name", [s.name for s in ShadeBook.load()])
+def test_every_shade_has_a_lighter_match_of_about_the_same_hue(name):
+    book = ShadeBook.load()
+    shade = book.get(name)
+    match = book.lighter_match(shade)
+    (L0, h0), (L1, h1) = _lab_hue(shade.rgb), _lab_hue(match.rgb)
+    assert match.name != shade.name
+    assert L1 >= L0 + 8, (match.name, L0, L1)
+    assert abs((h1 - h0 + 180) % 360 - 180) <= 25, (match.name, h0, h1)
+    assert book.get(match.name).rgb == match.rgb  # a name the settings can store and the book can give back
+
+
+def test_lighter_match_prefers_a_built_in_and_falls_back_to_a_lighter_mix():
+    book = ShadeBook.load()
+    assert book.lighter_match(book.get("Deep Plum")).family == "plums"
+    lightest = book.get("Ballet Pink")
+    mixed = book.lighter_match(lightest)
+    assert mixed.family == "custom" and all(m > c for m, c in zip(mixed.rgb, lightest.rgb) if c < 255)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import math
 import re
 import reprlib
 from dataclasses import dataclass
@@ -83,6 +84,22 @@ class Look:
             raise ShadeError(f"intensity {self.intensity} is outside 0-100%")
         if self.ombre is not None and not isinstance(self.ombre, Shade):
             raise TypeError(f"ombre must be a Shade or None, not {type(self.ombre).__name__}")
+
+
+def shade_lab(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
+    """(r, g, b) 0-255 sRGB -> CIELAB (L 0-100, a, b), D65; plain Python, for choosing between shades."""
+    def linear(c: float) -> float:
+        c /= 255.0
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    def f(t: float) -> float:
+        return t ** (1.0 / 3.0) if t > 216.0 / 24389.0 else (24389.0 / 27.0 * t + 16.0) / 116.0
+
+    r, g, b = (linear(c) for c in rgb)
+    fx = f((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047)
+    fy = f(0.2126 * r + 0.7152 * g + 0.0722 * b)
+    fz = f((0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
+    return 116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)
 
 
 def _text(entry: dict, key: str, default: str | None = None) -> str:
@@ -171,6 +188,29 @@ class ShadeBook:
             out.setdefault(shade.family, []).append(shade)
         order = {f: i for i, f in enumerate(FAMILIES)}
         return dict(sorted(out.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+    def lighter_match(self, shade: Shade) -> Shade:
+        """A lighter shade of about the same hue, for ombré (the tray's "matching lighter shade").
+
+        The book's shade 8-40 L* lighter with the closest hue (within 25 degrees; the same family
+        and a step of about 18 L* preferred); when there is none (the lightest shades), ``shade``
+        mixed 35% towards white, as a custom colour."""
+        L0, a0, b0 = shade_lab(shade.rgb)
+        hue0 = math.atan2(b0, a0)
+        best, best_score = None, math.inf
+        for other in self:
+            L, a, b = shade_lab(other.rgb)
+            step = L - L0
+            hue_gap = abs(math.degrees((math.atan2(b, a) - hue0 + math.pi) % (2 * math.pi) - math.pi))
+            if not 8.0 <= step <= 40.0 or hue_gap > 25.0:
+                continue
+            score = hue_gap + 0.4 * abs(step - 18.0) - (8.0 if other.family == shade.family else 0.0)
+            if score < best_score:
+                best, best_score = other, score
+        if best is not None:
+            return best
+        mixed = tuple(round(c + 0.35 * (255 - c)) for c in shade.rgb)
+        return Shade.custom("#{:02X}{:02X}{:02X}".format(*mixed), shade.finish)
 
     def get(self, name: str) -> Shade:
         """A shade by name (case-insensitive) or a #RRGGBB colour; ShadeError lists close names."""
