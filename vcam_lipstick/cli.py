@@ -376,17 +376,7 @@ def run_tray(controller, source, sink, frames, stats: Path | None = None) -> int
     controller.start(source, sink, frames)
     _install_signal_handlers(controller.quit)
     try:
-        if tray.has_menu:
-            tray.run()
-        else:
-            # Icon without a menu (pystray's X11 backend): dock it, and give the controls a window.
-            import threading
-
-            from .control_window import ControlWindow
-
-            threading.Thread(target=tray.run, name="tray", daemon=True).start()
-            ControlWindow(controller).run()
-            tray.stop()
+        tray.run()  # on the main thread; where the tray has no menu, the controls open in a window of their own
     finally:
         controller.stop()
         _write_stats(controller, stats)
@@ -429,6 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (`... | head`): not an error
+        # Python would complain again when it flushes stdout at exit; point stdout at nowhere first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
