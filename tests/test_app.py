@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fakes
-from vcam_lipstick.app import Controller
+from vcam_lipstick.app import Controller, SourceChoice, SourceKind
 from vcam_lipstick.menu import find
 from vcam_lipstick.settings import SettingsStore
 from vcam_lipstick.system import AlreadyRunning, SingleInstance, autostart_path
@@ -101,9 +101,12 @@ def test_tray_refresh_updates_icon_tooltip_and_stops_on_quit(controller, monkeyp
     monkeypatch.setattr(pystray, "Icon", FakeIcon)
     tray = tray_module.Tray(controller)
     controller.set_shade("Deep Plum")
+    tray.ui.drain()  # what the tray's event loop does when woken
     assert "Deep Plum" in tray.icon.title and "matte" in tray.icon.title
     assert tray.icon.icon.getpixel((32, 42))[:3] == (0x4E, 0x1A, 0x38)
     controller.quit()
+    assert not stopped  # only the UI thread stops the icon
+    tray.ui.drain()
     assert stopped
 
 
@@ -185,7 +188,7 @@ def test_virtual_camera_takes_the_source_resolution_and_rate(tmp_path):
 
 def test_camera_menu_lists_probed_cameras(controller, monkeypatch):
     monkeypatch.setattr("vcam_lipstick.devices.sources.list_cameras", lambda n, skip=(): [2])
-    controller.source_label = "camera 0"
+    controller.source = SourceChoice(SourceKind.CAMERA, index=0, automatic=True)
     controller.refresh_cameras()
     cameras = [e.text for e in find(controller.menu(), "Camera").children]
     assert cameras == ["Automatic", "Camera 0", "Camera 2"]
@@ -225,7 +228,7 @@ def wait_until(condition, timeout=15.0):
 
 
 def test_virtual_camera_removed_mid_run_is_told_once_and_reopened(tmp_path, monkeypatch):
-    monkeypatch.setattr("vcam_lipstick.app.OUTPUT_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr("vcam_lipstick.runner.OUTPUT_RETRY_SECONDS", 0.2)
     fakes.RemovableBackend.removed.clear()
     notes = []
     c = Controller(SettingsStore(tmp_path), notify=notes.append, tracker_factory=lambda: None)
@@ -273,7 +276,7 @@ class ConcurrencyTracker:
 
 
 def test_a_restart_never_lets_two_workers_share_one_model(tmp_path, monkeypatch):
-    monkeypatch.setattr("vcam_lipstick.app.RESTART_WAIT_SECONDS", 0.1)
+    monkeypatch.setattr("vcam_lipstick.runner.RESTART_WAIT_SECONDS", 0.1)
     trackers = []
 
     def factory():

@@ -1,22 +1,25 @@
-"""The app controller: settings + shades + pipeline + frame loop, driven by the tray or the CLI."""
+"""The app controller: settings + shades + source choice + the frame loop's runner, driven by the tray or the CLI."""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
+from .camera_permission import DENIED_MESSAGE, WAITING_MESSAGE, Access, CameraPermission
 from .devices.sinks import SinkError, VirtualCameraSink, WindowSink, display_available, open_sink
-from .devices.sources import (CameraSource, DemoSource, SourceError, VirtualCameraError, open_source,
+from .devices.sources import (CameraSource, DemoSource, FrameSource, SourceError, VirtualCameraError, open_source,
                               refuse_virtual_camera)
+from .dialogs import ChildDialog, ask_color
 from .loop import FrameLoop
 from .menu import MenuState, build_menu
 from .pipeline import LipstickPipeline, View
 from .processing.shades import Finish, Look, Shade, ShadeBook, ShadeError, parse_finish
+from .runner import LoopRunner, OutputSink
 from .settings import Settings, SettingsStore, log_dir
 from .system import open_folder, set_autostart
 
@@ -24,93 +27,56 @@ log = logging.getLogger(__name__)
 
 #: Length of the preview file written when there is neither a virtual camera nor a display.
 SAMPLE_SECONDS = 10
-#: How often a failed output (the virtual camera removed) is reopened.
-OUTPUT_RETRY_SECONDS = 2.0
-#: How long a restart waits for the old worker to finish its frame before giving the new loop its own model.
-RESTART_WAIT_SECONDS = 5.0
 
 
-class OutputSink:
-    """The main sink plus an optional preview window, switchable while running.
+class SourceKind(enum.Enum):
+    """What kind of source the frame loop reads; the value names it to the user."""
 
-    With ``reopen`` (the virtual camera), a main sink that raises is closed, the user is told once,
-    a preview window stands in where there is a display, and ``reopen()`` is tried every
-    ``OUTPUT_RETRY_SECONDS`` until it works. Without it, send errors reach the frame loop."""
+    CAMERA = "Camera"
+    DEMO = "Demo"
+    FILE = "Video file"
 
-    def __init__(self, primary, reopen: Callable[[], object] | None = None,
-                 notify: Callable[[str], None] | None = None):
-        self.primary = primary
-        self.reopen = reopen
-        self.notify = notify or (lambda message: log.warning("%s", message))
-        self.preview: WindowSink | None = None
-        self.name = primary.name
-        self._want_preview = False
-        self._stand_in = False  # a preview shown because the main sink failed
-        self._next_try = 0.0
-        self._lock = threading.Lock()  # one sender at a time, even across a loop restart
 
-    def want_preview(self, on: bool) -> None:
-        self._want_preview = on
+@dataclasses.dataclass(frozen=True)
+class SourceChoice:
+    """The source in use, as the user would name it.
 
-    def send(self, frame) -> None:
-        with self._lock:
-            self._send_primary(frame)
-            want = self._want_preview or self._stand_in
-            if want and self.preview is None and display_available():
-                try:
-                    self.preview = WindowSink()
-                except SinkError as exc:
-                    log.warning("preview: %s", exc)
-                    self._want_preview = self._stand_in = False
-                    want = False
-            if self.preview is not None:
-                if not want:
-                    self.preview.close()
-                    self.preview = None
-                else:
-                    self.preview.send(frame)
+    ``index``: the camera's (None while it is still to be picked); ``path``: the video file's.
+    ``automatic``: picked from the settings rather than named with ``--source``, so a change of
+    camera in the menu picks again. ``note``: why this source, e.g. "no webcam found"."""
 
-    def _send_primary(self, frame) -> None:
-        if self.reopen is None:
-            self.primary.send(frame)
-            return
-        if self.primary is None:
-            if time.monotonic() < self._next_try:
-                return
-            try:
-                self.primary = self.reopen()
-            except Exception as exc:
-                log.debug("output still unavailable: %s", exc)
-                self._next_try = time.monotonic() + OUTPUT_RETRY_SECONDS
-                return
-            self.name, self._stand_in = self.primary.name, False
-            self.notify(f"{self.name} is back.")
-        try:
-            self.primary.send(frame)
-        except Exception as exc:  # e.g. the virtual camera device was removed
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            broken, self.primary = self.primary, None
-            try:
-                broken.close()
-            except Exception:
-                log.debug("closing the failed output", exc_info=True)
-            self._next_try = time.monotonic() + OUTPUT_RETRY_SECONDS
-            self._stand_in = display_available() and not self._want_preview
-            instead = "Showing a preview window meanwhile. " if self._stand_in else ""
-            log.warning("output %s failed: %s", self.name, reason)
-            self.notify(f"{self.name} stopped ({reason}). {instead}Retrying every {OUTPUT_RETRY_SECONDS:g} s.")
+    kind: SourceKind
+    index: int | None = None
+    path: str | None = None
+    automatic: bool = False
+    note: str = ""
+
+    @classmethod
+    def from_spec(cls, spec: str) -> "SourceChoice":
+        """'demo', a camera index ('0') or a video file path, as ``--source`` takes them."""
+        if spec == "demo":
+            return cls(SourceKind.DEMO)
+        if spec.isdigit():
+            return cls(SourceKind.CAMERA, index=int(spec))
+        return cls(SourceKind.FILE, path=spec)
 
     @property
-    def closed(self) -> bool:
-        return bool(getattr(self.primary, "closed", False))
+    def spec(self) -> str:
+        """The ``--source`` spelling (``open_source`` takes it)."""
+        if self.kind is SourceKind.CAMERA:
+            return str(self.index)
+        return "demo" if self.kind is SourceKind.DEMO else str(self.path)
 
-    def close(self) -> None:
-        with self._lock:
-            if self.preview is not None:
-                self.preview.close()
-                self.preview = None
-            if self.primary is not None:
-                self.primary.close()
+    @property
+    def label(self) -> str:
+        """Where frames come from, for About and the log: 'camera 0', 'demo (no webcam found)', a path."""
+        if self.kind is SourceKind.CAMERA:
+            text = "camera" if self.index is None else f"camera {self.index}"
+        elif self.kind is SourceKind.DEMO:
+            text = "demo"
+        else:
+            text = str(self.path)
+        return f"{text} ({self.note})" if self.note else text
 
 
 def first_camera(settings: Settings) -> CameraSource | None:
@@ -145,31 +111,87 @@ def install_thread_excepthook() -> None:
     threading.excepthook = hook
 
 
+
+
+def open_output(sink_spec: str | None, frame_format: tuple[int, int, float], notify: Callable[[str], None],
+                backend: str | None = None) -> tuple[object, Callable[[], object] | None, bool]:
+    """(sink, reopen, sample): the output for ``sink_spec``; with none, the virtual camera, else a preview
+    window, else (no display either) a short preview file. ``reopen`` reopens a virtual camera that
+    failed mid-run (None for other outputs); ``sample`` is True for the preview file."""
+    width, height, fps = frame_format
+
+    def reopen():
+        return VirtualCameraSink(width, height, fps, backend=backend)
+
+    if sink_spec is not None:
+        sink = open_sink(sink_spec, width, height, fps, backend=backend)
+        return sink, (reopen if sink_spec == "virtual" else None), False
+    try:
+        return VirtualCameraSink(width, height, fps, backend=backend), reopen, False
+    except SinkError as exc:
+        notify(f"{exc} - run 'vcam-lipstick doctor' to install one. Showing a preview instead.")
+        if display_available():
+            return WindowSink(), None, False
+        path = Path.cwd() / "lipstick-preview.mp4"
+        notify(f"No display either: writing a {SAMPLE_SECONDS} s preview to {path}")
+        return open_sink(str(path), width, height, fps), None, True
+
+
 class Controller:
-    """Owns the state. Menu handlers call its methods; the frame loop reads ``view`` every frame."""
+    """Owns the state. Menu handlers call its methods; the frame loop reads ``view`` every frame.
+
+    Other parts hear about changes through callbacks they register: ``add_listener(fn)`` (state
+    changed: redraw) and ``add_notice_listener(fn)`` (a message for the user). Both may be called on
+    any thread (the camera probe, the frame loop, a dialog's answer): a UI posts them to its own thread."""
 
     def __init__(self, store: SettingsStore, settings: Settings | None = None, shades: ShadeBook | None = None,
-                 notify: Callable[[str], None] | None = None, tracker_factory=None):
+                 notify: Callable[[str], None] | None = None, tracker_factory=None,
+                 camera_permission: CameraPermission | None = None):
         self.store = store
         self.settings = settings or store.load()
         self.shades = shades or ShadeBook.load(store.folder / "shades.json")
-        self.notify = notify or (lambda message: log.warning("%s", message))
         self.tracker_factory = tracker_factory
-        self.listeners: list[Callable[[], None]] = []
-        self.loop: FrameLoop | None = None
-        self.pipeline: LipstickPipeline | None = None
-        self.sink: OutputSink | None = None
-        self.source_label = ""
-        self.source_kind = "Camera"  # names the source on the placeholder card and in messages
-        self.writes_sample_file = False
-        self.frame_format: tuple[int, int, float] = (self.settings.width, self.settings.height, self.settings.fps)
-        self._loop_args = None
-        self._reopen_output: Callable[[], object] | None = None
-        self._notices: set[str] = set()
-        self.quit_requested = threading.Event()
+        self.permission = camera_permission or CameraPermission()
+        self.source: SourceChoice | None = None
+        self.runner: LoopRunner | None = None
         self.cameras: tuple[int, ...] = ()
+        self.writes_sample_file = False
+        self.quit_requested = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self._notice_listeners: list[Callable[[str], None]] = [notify] if notify is not None else []
+        self._notices: set[str] = set()
+        self._told_unavailable = False  # "is back" only follows an "unavailable"
+        self._state_lock = threading.RLock()  # menu actions (UI thread) and a dialog's answer (its waiter) both change state
+        self._color_dialog = ChildDialog(ask_color, "colour dialog")
         self._check_shade()
         self.view = self._make_view()
+
+    # -- who hears about changes ---------------------------------------------------------------
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """``listener()`` after every change of state, and on quit; called on the changing thread."""
+        self._listeners.append(listener)
+
+    def add_notice_listener(self, listener: Callable[[str], None]) -> None:
+        """``listener(message)`` for every message to the user; called on the reporting thread."""
+        self._notice_listeners.append(listener)
+
+    def _tell_listeners(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def notify(self, message: str) -> None:
+        """Tell the user ``message`` through every notice listener (logged when there is none)."""
+        listeners = list(self._notice_listeners)
+        if not listeners:
+            log.warning("%s", message)
+        for listener in listeners:
+            listener(message)
+
+    def notify_once(self, message: str) -> None:
+        """Tell the user something only the first time it happens in this run (e.g. a slow camera)."""
+        if message not in self._notices:
+            self._notices.add(message)
+            self.notify(message)
 
     # -- state -------------------------------------------------------------------------------
     def _check_shade(self) -> None:
@@ -196,13 +218,29 @@ class Controller:
         return View(look, s.enabled, s.compare, s.mirror)
 
     def _changed(self) -> None:
-        self.view = self._make_view()  # one reference swap: the worker sees old or new, never half
-        try:
-            self.store.save(self.settings)
-        except OSError as exc:
-            log.warning("cannot save settings: %s", exc)
-        for listener in list(self.listeners):
-            listener()
+        with self._state_lock:
+            self.view = self._make_view()  # one reference swap: the worker sees old or new, never half
+            try:
+                self.store.save(self.settings)
+            except OSError as exc:
+                log.warning("cannot save settings: %s", exc)
+        self._tell_listeners()
+
+    @property
+    def sink(self) -> OutputSink | None:
+        return self.runner.sink if self.runner is not None else None
+
+    @property
+    def pipeline(self) -> LipstickPipeline | None:
+        return self.runner.pipeline if self.runner is not None else None
+
+    @property
+    def loop(self) -> FrameLoop | None:
+        return self.runner.loop if self.runner is not None else None
+
+    @property
+    def source_label(self) -> str:
+        return self.source.label if self.source is not None else ""
 
     def menu_state(self) -> MenuState:
         families = {family: [s.name for s in shades] for family, shades in self.shades.families().items()}
@@ -220,51 +258,59 @@ class Controller:
 
     # -- menu actions ------------------------------------------------------------------------
     def toggle_enabled(self) -> None:
-        self.settings.enabled = not self.settings.enabled
+        with self._state_lock:
+            self.settings.enabled = not self.settings.enabled
         self._changed()
 
     def set_shade(self, name: str) -> None:
-        shade = self.shades.get(name)
-        self.settings.shade = shade.name if shade.family != "custom" else shade.hex
-        self.settings.finish = ""  # the shade's own finish until the user picks another
+        with self._state_lock:
+            shade = self.shades.get(name)
+            self.settings.shade = shade.name if shade.family != "custom" else shade.hex
+            self.settings.finish = ""  # the shade's own finish until the user picks another
         self._changed()
 
     def set_custom_color(self, hex_color: str) -> None:
-        shade = Shade.custom(hex_color)
-        self.settings.shade = shade.hex
+        with self._state_lock:
+            self.settings.shade = Shade.custom(hex_color).hex
         self._changed()
 
     def ask_custom_color(self) -> None:
-        """Ask for a colour with a small dialog (Tk), off the tray thread."""
-        def ask():
-            from .control_window import ask_color
+        """Ask for a colour with a dialog in a child process; the answer arrives later (a waiter thread)."""
+        if not self._color_dialog.open((self.shade().hex,), self._color_chosen, self.notify):
+            log.info("the colour dialog is already open or cannot open")
 
-            color = ask_color(self.shade().hex)
-            if color:
+    def _color_chosen(self, color) -> None:
+        if color:
+            try:
                 self.set_custom_color(color)
-
-        threading.Thread(target=ask, name="colour-dialog", daemon=True).start()
+            except ShadeError as exc:
+                self.notify(str(exc))
 
     def set_finish(self, finish: str) -> None:
-        self.settings.finish = parse_finish(finish).value
+        with self._state_lock:
+            self.settings.finish = parse_finish(finish).value
         self._changed()
 
     def set_intensity(self, percent: int) -> None:
         if not 0 <= int(percent) <= 100:
             raise ShadeError(f"intensity {percent} is outside 0-100")
-        self.settings.intensity = int(percent)
+        with self._state_lock:
+            self.settings.intensity = int(percent)
         self._changed()
 
     def toggle_compare(self) -> None:
-        self.settings.compare = not self.settings.compare
+        with self._state_lock:
+            self.settings.compare = not self.settings.compare
         self._changed()
 
     def toggle_mirror(self) -> None:
-        self.settings.mirror = not self.settings.mirror
+        with self._state_lock:
+            self.settings.mirror = not self.settings.mirror
         self._changed()
 
     def toggle_preview(self) -> None:
-        self.settings.show_preview = not self.settings.show_preview
+        with self._state_lock:
+            self.settings.show_preview = not self.settings.show_preview
         if self.sink is not None:
             self.sink.want_preview(self.settings.show_preview)
         self._changed()
@@ -277,13 +323,15 @@ class Controller:
             self.notify(f"Could not change start at login: {exc}")
             return
         log.info("start at login %s (%s)", "on" if want else "off", path)
-        self.settings.start_at_login = want
+        with self._state_lock:
+            self.settings.start_at_login = want
         self._changed()
 
     def set_camera(self, index: int) -> None:
-        self.settings.camera = int(index)
+        with self._state_lock:
+            self.settings.camera = int(index)
         self._changed()
-        if self.loop is not None:
+        if self.runner is not None:
             self.restart_loop()
 
     def open_log_folder(self) -> None:
@@ -305,8 +353,112 @@ class Controller:
 
     def quit(self) -> None:
         self.quit_requested.set()
-        for listener in list(self.listeners):
-            listener()
+        self._tell_listeners()
+
+    # -- choosing the source -------------------------------------------------------------------
+    def _camera_access(self) -> Access:
+        """Ask for camera permission where the system wants it (macOS), and say so while it is not given."""
+        access = self.permission.request(on_answer=self._camera_answered)
+        if access is Access.PENDING:
+            self.notify_once(WAITING_MESSAGE)
+        elif access is Access.DENIED:
+            self.notify_once(DENIED_MESSAGE)
+        return access
+
+    def _camera_answered(self, access: Access) -> None:
+        """The user answered the permission prompt (on AVFoundation's queue, not the main thread)."""
+        if access is Access.GRANTED:
+            # The loop opens the camera at its next retry; the Camera menu can now be probed too.
+            threading.Thread(target=self.refresh_cameras, name="camera-probe", daemon=True).start()
+        else:
+            self.notify_once(DENIED_MESSAGE)
+
+    def _when_permitted(self, open_camera: Callable[[], FrameSource]) -> Callable[[], FrameSource]:
+        """An opener that opens no camera until the user allowed it (OpenCV would fail and prompt again)."""
+
+        def opener() -> FrameSource:
+            access = self.permission.status()
+            if access is Access.PENDING:
+                raise SourceError("waiting for camera permission")
+            if access is Access.DENIED:
+                raise SourceError("camera access is off in System Settings")
+            return open_camera()
+
+        return opener
+
+    def _named_source(self, choice: SourceChoice) -> tuple[Callable[[], FrameSource], FrameSource | None]:
+        s = self.settings
+
+        def opener():
+            return open_source(choice.spec, s.width, s.height, s.fps, on_notice=self.notify_once)
+
+        if choice.kind is SourceKind.CAMERA and self.permission.status() is not Access.GRANTED:
+            refuse_virtual_camera(choice.index)  # a virtual camera will never do: say so before any prompt
+            if self._camera_access() is not Access.GRANTED:
+                return self._when_permitted(opener), None
+        try:
+            return opener, opener()
+        except SourceError as exc:
+            if choice.kind is not SourceKind.CAMERA or isinstance(exc, VirtualCameraError):
+                raise  # a missing or broken file, or a virtual camera, will not change: say so and stop
+            self.notify(f"{exc}; retrying every 2 s")
+            return opener, None
+
+    def _automatic_source(self) -> tuple[SourceChoice, Callable[[], FrameSource], FrameSource | None]:
+        s = self.settings
+        chosen = s
+        if s.camera >= 0:
+            try:
+                refuse_virtual_camera(s.camera)
+            except VirtualCameraError as exc:
+                self.notify(f"{exc}. Using the first real camera instead.")
+                chosen = dataclasses.replace(s, camera=-1)
+        wanted = chosen.camera if chosen.camera >= 0 else None
+        if self._camera_access() is not Access.GRANTED:
+            choice = SourceChoice(SourceKind.CAMERA, index=wanted, automatic=True)
+
+            def open_camera() -> FrameSource:
+                camera = first_camera(chosen)
+                if camera is None:
+                    raise SourceError("no webcam found")
+                camera.on_notice = self.notify_once
+                self.source = dataclasses.replace(choice, index=camera.index)
+                return camera
+
+            return choice, self._when_permitted(open_camera), None
+        first = first_camera(chosen)
+        if first is None and wanted is None:
+            self.notify("No webcam found: showing the built-in demo. Plug in a camera and pick it under Camera.")
+
+            def demo() -> FrameSource:
+                return DemoSource(s.width, s.height, s.fps)
+
+            return SourceChoice(SourceKind.DEMO, automatic=True, note="no webcam found"), demo, demo()
+        index = first.index if first is not None else wanted
+        if first is not None:
+            first.on_notice = self.notify_once
+
+        def camera() -> FrameSource:
+            return CameraSource(index, s.width, s.height, s.fps, on_notice=self.notify_once)
+
+        return SourceChoice(SourceKind.CAMERA, index=index, automatic=True), camera, first
+
+    def open_source_factory(self, source_spec: str | None):
+        """(opener, first): ``opener()`` (re)opens the source; ``first`` is already open (or None if the
+        source is unavailable right now). With no spec: the webcam, or the demo if there is none.
+        Sets ``source`` to what was chosen."""
+        if source_spec is not None:
+            choice = SourceChoice.from_spec(source_spec)
+            opener, first = self._named_source(choice)
+        else:
+            choice, opener, first = self._automatic_source()
+        self.source = choice
+        pending = [first] if first is not None else []
+
+        def reopen():
+            return pending.pop() if pending else opener()
+
+        return reopen, first
 
     # -- running -----------------------------------------------------------------------------
     def build_pipeline(self) -> LipstickPipeline:
@@ -325,159 +477,74 @@ class Controller:
 
         return LipstickPipeline(tracker, on_error=self.notify, retry_seconds=RETRY_SECONDS)
 
-    def notify_once(self, message: str) -> None:
-        """Tell the user something only the first time it happens in this run (e.g. a slow camera)."""
-        if message not in self._notices:
-            self._notices.add(message)
-            self.notify(message)
-
-    def open_source_factory(self, source_spec: str | None):
-        """(opener, first): ``opener()`` (re)opens the source; ``first`` is already open (or None if the
-        source is unavailable right now). With no spec: the webcam, or the demo if there is none."""
-        s = self.settings
-        if source_spec is not None:
-            self.source_label = source_spec
-            self.source_kind = "Demo" if source_spec == "demo" else "Camera" if source_spec.isdigit() else "Video file"
-
-            def opener():
-                return open_source(source_spec, s.width, s.height, s.fps, on_notice=self.notify_once)
-
-            try:
-                first = opener()
-            except SourceError as exc:
-                if not source_spec.isdigit() or isinstance(exc, VirtualCameraError):
-                    raise  # a missing or broken file, or a virtual camera, will not change: say so and stop
-                self.notify(f"{exc}; retrying every 2 s")
-                first = None
-        else:
-            chosen = s
-            if s.camera >= 0:
-                try:
-                    refuse_virtual_camera(s.camera)
-                except VirtualCameraError as exc:
-                    self.notify(f"{exc}. Using the first real camera instead.")
-                    chosen = dataclasses.replace(s, camera=-1)
-            first = first_camera(chosen)
-            self.source_kind = "Camera"
-            if first is None and chosen.camera < 0:
-                self.source_label = "demo (no webcam found)"
-                self.source_kind = "Demo"
-                self.notify("No webcam found: showing the built-in demo. Plug in a camera and pick it under Camera.")
-
-                def opener():
-                    return DemoSource(s.width, s.height, s.fps)
-
-                first = opener()
-            else:
-                index = first.index if first is not None else chosen.camera
-                self.source_label = f"camera {index}"
-                if first is not None:
-                    first.on_notice = self.notify_once
-
-                def opener():
-                    return CameraSource(index, s.width, s.height, s.fps, on_notice=self.notify_once)
-
-        pending = [first] if first is not None else []
-
-        def reopen():
-            return pending.pop() if pending else opener()
-
-        return reopen, first
-
-    def open_output(self, sink_spec: str | None, backend: str | None = None):
-        width, height, fps = self.frame_format
-        self._reopen_output = None
-        if sink_spec == "virtual" or sink_spec is None:
-            def reopen():
-                return VirtualCameraSink(width, height, fps, backend=backend)
-        if sink_spec is not None:
-            sink = open_sink(sink_spec, width, height, fps, backend=backend)
-            if sink_spec == "virtual":
-                self._reopen_output = reopen
-            return sink
-        try:
-            sink = VirtualCameraSink(width, height, fps, backend=backend)
-            self._reopen_output = reopen
-            return sink
-        except SinkError as exc:
-            self.notify(f"{exc} - run 'vcam-lipstick doctor' to install one. Showing a preview instead.")
-            if display_available():
-                return WindowSink()
-            path = Path.cwd() / "lipstick-preview.mp4"
-            self.notify(f"No display either: writing a {SAMPLE_SECONDS} s preview to {path}")
-            self.writes_sample_file = True
-            return open_sink(str(path), width, height, fps)
+    def _view(self) -> View:
+        return self.view
 
     def start(self, source_spec: str | None = None, sink_spec: str | None = None, max_frames: int | None = None,
               backend: str | None = None) -> FrameLoop:
+        """Open the source and the output and start the frame loop. Call on the main thread: on macOS
+        it asks for camera permission, and the system prompt must come from there."""
         install_thread_excepthook()
         pipeline = self.build_pipeline()
         opener, first = self.open_source_factory(source_spec)
         # Publish at the source's own size and rate, so frames need no resizing on the hot path.
         s = self.settings
-        self.frame_format = (first.width, first.height, first.fps) if first is not None else (s.width, s.height, s.fps)
+        frame_format = (first.width, first.height, first.fps) if first is not None else (s.width, s.height, s.fps)
         try:
-            primary = self.open_output(sink_spec, backend)
+            primary, reopen, self.writes_sample_file = open_output(sink_spec, frame_format, self.notify, backend)
         except BaseException:
             if first is not None:
                 first.close()
             raise
         if self.writes_sample_file and max_frames is None:
-            max_frames = round(self.frame_format[2] * SAMPLE_SECONDS)  # a fallback file is a sample, not a recording
-        self.sink = OutputSink(primary, reopen=self._reopen_output, notify=self.notify)
-        self.sink.want_preview(self.settings.show_preview)
-        self._loop_args = (opener, pipeline, max_frames)
-        self.pipeline = pipeline
-        self.loop = self._make_loop(opener, pipeline, max_frames)
-        self.loop.start()
+            max_frames = round(frame_format[2] * SAMPLE_SECONDS)  # a fallback file is a sample, not a recording
+        sink = OutputSink(primary, reopen=reopen, notify=self.notify)
+        sink.want_preview(self.settings.show_preview)
+        self.runner = LoopRunner(sink, pipeline, self._view, frame_format, max_frames, on_status=self._on_status,
+                                 build_pipeline=self.build_pipeline)
+        loop = self.runner.start(opener, self.source.kind.value)
         threading.Thread(target=self.refresh_cameras, name="camera-probe", daemon=True).start()
-        return self.loop
-
-    def _make_loop(self, opener, pipeline, max_frames) -> FrameLoop:
-        width, height, fps = self.frame_format
-        return FrameLoop(opener, self.sink, lambda frame: pipeline.apply(frame, self.view), width, height, fps,
-                         max_frames=max_frames, on_status=self._on_status, source_label=self.source_kind)
+        return loop
 
     def restart_loop(self) -> None:
-        """Reopen the source (a different camera) keeping the sink and the model.
-
-        The old worker must be done with the model first: one still inside a frame after
-        ``RESTART_WAIT_SECONDS`` keeps that model, and the new loop gets a model of its own."""
-        if self.loop is None:
+        """Reopen the source (a different camera) keeping the sink and the model."""
+        if self.runner is None:
             return
-        opener, pipeline, max_frames = self._loop_args
-        if not self.loop.stop() and not self.loop.join(RESTART_WAIT_SECONDS):
-            log.warning("the old frame loop is still busy; the new one gets its own lip model")
-            pipeline = self.build_pipeline()
-        if self.source_label.startswith(("camera", "demo")):
+        opener = None
+        if self.source is not None and self.source.automatic:
             opener, _ = self.open_source_factory(None)
-        pipeline.reset()  # tracked mouths belong to the old source; a model failure is tried (and told) afresh
-        self._loop_args = (opener, pipeline, max_frames)
-        self.pipeline = pipeline
-        self.loop = self._make_loop(opener, pipeline, max_frames)
-        self.loop.start()
+        self.runner.restart(opener, self.source.kind.value)
 
     def refresh_cameras(self) -> None:
         """Fill the Camera menu: the camera in use plus every other one that delivers frames."""
+        if self.permission.status() is not Access.GRANTED:
+            return  # probing would make OpenCV prompt from this thread; the answer starts a probe
         from .devices.sources import list_cameras
 
-        in_use = (int(self.source_label.split()[1]),) if self.source_label.startswith("camera ") else ()
+        source = self.source
+        in_use = (source.index,) if source is not None and source.kind is SourceKind.CAMERA and \
+            source.index is not None else ()
         try:
             others = list_cameras(4, skip=in_use)
         except Exception:  # a driver crash while probing must not take the app down
             log.exception("camera probe failed")
             others = []
         self.cameras = tuple(sorted(set(in_use) | set(others)))
-        for listener in list(self.listeners):
-            listener()
+        self._tell_listeners()
 
     def _on_status(self, status: str) -> None:
-        kind = self.source_kind
+        """The frame loop's status changes (on its threads): told to the user in the source's words."""
+        kind = self.source.kind.value if self.source is not None else SourceKind.CAMERA.value
         if status.startswith("source unavailable"):
+            if self.source is not None and self.source.kind is SourceKind.CAMERA and \
+                    self.permission.status() is not Access.GRANTED:
+                return  # the permission notice already said why
             reason = status.partition(": ")[2]
-            detail = f" ({reason})" if kind != "Camera" and reason else ""
+            detail = f" ({reason})" if kind != SourceKind.CAMERA.value and reason else ""
+            self._told_unavailable = True
             self.notify(f"{kind} unavailable{detail} - retrying every 2 s. The meeting sees a placeholder meanwhile.")
-        elif status == "running" and self.loop is not None and self.loop.stats.reconnects:
+        elif status == "running" and self._told_unavailable:
+            self._told_unavailable = False
             self.notify(f"{kind} is back.")
         elif status.startswith("output failed"):
             self.notify(f"Output failed ({status.partition(': ')[2]}); trying again with every frame.")
@@ -491,7 +558,7 @@ class Controller:
 
         from .loop import LoopStats
 
-        summary = (self.loop.stats if self.loop is not None else LoopStats()).summary()
+        summary = (self.runner.stats if self.runner is not None else LoopStats()).summary()
         path = Path(path)
         tmp = path.with_name(f".{path.name}.tmp")
         try:
@@ -501,7 +568,5 @@ class Controller:
             tmp.unlink(missing_ok=True)
 
     def stop(self) -> None:
-        if self.loop is not None:
-            self.loop.stop()
-        if self.sink is not None:
-            self.sink.close()
+        if self.runner is not None:
+            self.runner.stop()

@@ -89,3 +89,43 @@ def find(entries, text: str) -> Entry:
             except KeyError:
                 pass
     raise KeyError(text)
+
+
+@dataclass(frozen=True)
+class Item:
+    """An entry as plain data (no callables), for a window in another process; ``path`` finds it again."""
+
+    text: str
+    path: tuple[int, ...]
+    checked: bool | None = None
+    enabled: bool = True
+    separator: bool = False
+    clickable: bool = False
+    children: tuple["Item", ...] = ()
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What the control window shows: the shade's colour as a swatch, then the menu."""
+
+    swatch: str  # '#RRGGBB'
+    items: tuple[Item, ...]
+
+
+def screen_of(entries: list[Entry], swatch: str) -> Screen:
+    def item(e: Entry, path: tuple[int, ...]) -> Item:
+        return Item(e.text, path, e.checked, e.enabled, e.separator, e.action is not None,
+                    tuple(item(c, path + (i,)) for i, c in enumerate(e.children)))
+
+    return Screen(swatch, tuple(item(e, (i,)) for i, e in enumerate(entries)))
+
+
+def resolve(entries, path: tuple[int, ...], text: str) -> Entry | None:
+    """The entry at ``path`` if it still reads ``text`` (the menu may have changed since), else None."""
+    entry = None
+    for index in path:
+        if not 0 <= index < len(entries):
+            return None
+        entry = entries[index]
+        entries = entry.children
+    return entry if entry is not None and entry.text == text else None
