@@ -17,8 +17,8 @@ from .data import CropConfig
 log = logging.getLogger(__name__)
 
 LIPS_DATA = (
-    "CelebAMask-HQ (3,060 faces, human-labelled) + Microsoft FaceSynthetics sample (90 synthetic faces), "
-    "via ../shared/data/lips train split"
+    "CelebAMask-HQ (4,665 faces with labelled lips, human-labelled) + Microsoft FaceSynthetics sample "
+    "(89 synthetic faces), via ../shared/data/lips train split (4,767 faces; 13 without lips are skipped)"
 )
 LIPS_LICENSE = (
     "Weights: NON-COMMERCIAL RESEARCH ONLY. Trained on CelebAMask-HQ (non-commercial research/education only) "
