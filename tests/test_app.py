@@ -376,3 +376,53 @@ def test_a_video_file_cut_to_nothing_mid_run_says_video_file_and_backs_off(tmp_p
     from vcam_lipstick.loop import placeholder_frame
 
     assert np.array_equal(placeholder, placeholder_frame(160, 120, "Video file unavailable - retrying"))
+
+
+def test_the_source_is_a_typed_choice_not_a_label_to_parse():
+    import dataclasses
+
+    assert SourceChoice.from_spec("3") == SourceChoice(SourceKind.CAMERA, index=3)
+    assert SourceChoice.from_spec("demo").kind is SourceKind.DEMO
+    clip = SourceChoice.from_spec("talk 2.mp4")  # a path with a space and a digit
+    assert (clip.kind, clip.path, clip.spec, clip.label) == (SourceKind.FILE, "talk 2.mp4", "talk 2.mp4", "talk 2.mp4")
+    assert SourceChoice(SourceKind.DEMO, automatic=True, note="no webcam found").label == "demo (no webcam found)"
+    assert SourceChoice.from_spec("3").label == "camera 3" and SourceChoice.from_spec("3").spec == "3"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SourceChoice.from_spec("3").index = 4
+
+
+def test_the_controller_sets_no_attribute_outside_init(tmp_path, monkeypatch):
+    monkeypatch.setattr("vcam_lipstick.devices.sources.list_cameras", lambda n, skip=(): [1])
+    c = Controller(SettingsStore(tmp_path), notify=lambda m: None, tracker_factory=lambda: None)
+    c.settings.width, c.settings.height = 160, 120
+    attributes = set(vars(c))
+    loop = c.start("demo", "null", max_frames=3)
+    assert loop.wait(10)
+    for text in ("Classic Red", "Gloss", "50%", "Mirror", "Compare before/after", "Lipstick on"):
+        find(c.menu(), text).action()
+    c.refresh_cameras()
+    c.set_camera(1)  # a named source (--source demo) stays; the loop restarts on it
+    c.write_stats(tmp_path / "stats.json")
+    c.about_text()
+    c.quit()
+    c.stop()
+    assert set(vars(c)) == attributes
+    assert c.source.kind is SourceKind.DEMO and c.loop is not loop
+
+
+def test_a_camera_change_picks_again_only_for_an_automatic_source(tmp_path, monkeypatch):
+    c = Controller(SettingsStore(tmp_path), notify=lambda m: None, tracker_factory=lambda: None)
+    c.settings.width, c.settings.height = 160, 120
+    monkeypatch.setattr("vcam_lipstick.app.first_camera", lambda settings: None)  # no webcam: the demo
+    monkeypatch.setattr("vcam_lipstick.devices.sources.list_cameras", lambda n, skip=(): [])
+    monkeypatch.setattr("vcam_lipstick.devices.sources._open_capture", lambda index: fakes.FakeCapture(opened=False))
+    c.start(None, "null")
+    try:
+        assert c.source == SourceChoice(SourceKind.DEMO, automatic=True, note="no webcam found")
+        picked = []
+        monkeypatch.setattr("vcam_lipstick.app.first_camera", lambda settings: picked.append(settings.camera))
+        c.set_camera(3)
+        assert picked == [3]  # chosen again from the settings
+        assert c.source.kind is SourceKind.CAMERA and c.source.index == 3 and c.source.automatic
+    finally:
+        c.stop()

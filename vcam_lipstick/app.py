@@ -151,7 +151,8 @@ class Controller:
         self.settings = settings or store.load()
         self.shades = shades or ShadeBook.load(store.folder / "shades.json")
         self.tracker_factory = tracker_factory
-        self.permission = camera_permission or CameraPermission()
+        # The CLI passes CameraPermission() to ask on macOS; by default nothing is asked (tests, benchmarks).
+        self.permission = camera_permission if camera_permission is not None else CameraPermission.unchecked()
         self.source: SourceChoice | None = None
         self.runner: LoopRunner | None = None
         self.cameras: tuple[int, ...] = ()
@@ -356,14 +357,28 @@ class Controller:
         self._tell_listeners()
 
     # -- choosing the source -------------------------------------------------------------------
-    def _camera_access(self) -> Access:
-        """Ask for camera permission where the system wants it (macOS), and say so while it is not given."""
+    def _permission_pending(self, index: int | None) -> bool:
+        """True while a camera must not be opened yet (macOS: no answer yet, or access is off); says
+        so once. Asks first where the system wants it; ``index``: the camera wanted (None: any)."""
+        if self.permission.status() is Access.GRANTED:
+            return False
+        if not self._camera_present(index):
+            return False  # nothing to ask about: the usual "no webcam" path, and no prompt without a camera
         access = self.permission.request(on_answer=self._camera_answered)
         if access is Access.PENDING:
             self.notify_once(WAITING_MESSAGE)
         elif access is Access.DENIED:
             self.notify_once(DENIED_MESSAGE)
-        return access
+        return access is not Access.GRANTED
+
+    @staticmethod
+    def _camera_present(index: int | None) -> bool:
+        from .devices.cameras import list_devices
+
+        devices = list_devices()  # names only: nothing is opened
+        if devices is None:
+            return True  # the system does not say
+        return any(not d.virtual and (index is None or d.index == index) for d in devices)
 
     def _camera_answered(self, access: Access) -> None:
         """The user answered the permission prompt (on AVFoundation's queue, not the main thread)."""
@@ -394,7 +409,7 @@ class Controller:
 
         if choice.kind is SourceKind.CAMERA and self.permission.status() is not Access.GRANTED:
             refuse_virtual_camera(choice.index)  # a virtual camera will never do: say so before any prompt
-            if self._camera_access() is not Access.GRANTED:
+            if self._permission_pending(choice.index):
                 return self._when_permitted(opener), None
         try:
             return opener, opener()
@@ -414,7 +429,7 @@ class Controller:
                 self.notify(f"{exc}. Using the first real camera instead.")
                 chosen = dataclasses.replace(s, camera=-1)
         wanted = chosen.camera if chosen.camera >= 0 else None
-        if self._camera_access() is not Access.GRANTED:
+        if self._permission_pending(wanted):
             choice = SourceChoice(SourceKind.CAMERA, index=wanted, automatic=True)
 
             def open_camera() -> FrameSource:

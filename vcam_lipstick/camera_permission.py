@@ -50,14 +50,20 @@ def _load_avfoundation():
 class CameraPermission:
     """Whether the app may open a camera, and asking for it.
 
-    ``av``: the AVFoundation module (tests pass a fake); ``platform``: ``sys.platform`` by default."""
+    ``av``: the AVFoundation module (tests pass a fake); ``platform``: ``sys.platform`` by default.
+    ``unchecked()`` never asks: for library use, tests and benchmarks, where the entry point has not
+    chosen to prompt (a prompt from a process without a camera usage text can get it killed on macOS)."""
 
     def __init__(self, av=None, platform: str | None = None):
-        self._needed = (platform or sys.platform) == "darwin"
+        self._needed = (platform if platform is not None else sys.platform) == "darwin"
         self._av = av
         self._av_loaded = av is not None
         self._lock = threading.Lock()
         self._asked = False
+
+    @classmethod
+    def unchecked(cls) -> "CameraPermission":
+        return cls(platform="")
 
     def _avfoundation(self):
         if not self._av_loaded:

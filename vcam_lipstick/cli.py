@@ -300,6 +300,7 @@ def cmd_doctor(args) -> int:
 
 def cmd_run(args) -> int:
     from .app import Controller
+    from .camera_permission import CameraPermission
     from .devices.sinks import display_available
     from .settings import SettingsStore, log_dir
     from .system import SingleInstance, setup_logging
@@ -309,7 +310,7 @@ def cmd_run(args) -> int:
     # The lock comes first: a refused second instance must not load, change or save anything.
     mode = "headless" if args.no_tray or not display_available() else "tray"
     with SingleInstance(store.folder, mode=mode):
-        controller = Controller(store, notify=lambda m: print(m, file=sys.stderr))
+        controller = Controller(store, notify=lambda m: print(m, file=sys.stderr), camera_permission=CameraPermission())
         if args.shade:
             controller.set_shade(args.shade)
         if args.size:
