@@ -188,7 +188,7 @@ def test_virtual_camera_takes_the_source_resolution_and_rate(tmp_path):
 
 def test_camera_menu_lists_probed_cameras(controller, monkeypatch):
     monkeypatch.setattr("vcam_lipstick.devices.sources.list_cameras", lambda n, skip=(): [2])
-    controller.source = SourceChoice(SourceKind.CAMERA, index=0, automatic=True)
+    controller.sources.choice = SourceChoice(SourceKind.CAMERA, index=0, automatic=True)
     controller.refresh_cameras()
     cameras = [e.text for e in find(controller.menu(), "Camera").children]
     assert cameras == ["Automatic", "Camera 0", "Camera 2"]

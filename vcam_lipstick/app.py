@@ -137,6 +137,146 @@ def open_output(sink_spec: str | None, frame_format: tuple[int, int, float], not
         return open_sink(str(path), width, height, fps), None, True
 
 
+class SourcePicker:
+    """Chooses the frame loop's source and how to (re)open it.
+
+    The one named with ``--source``; else the camera in the settings, or the first real one (never
+    a virtual camera), or the demo when there is no webcam. Where the system wants camera
+    permission (macOS), it asks before any camera is opened and waits for the answer meanwhile.
+    ``choice`` is the latest pick; ``on_allowed()`` runs when the user allows the camera."""
+
+    def __init__(self, settings: Settings, permission: CameraPermission, notify: Callable[[str], None],
+                 notify_once: Callable[[str], None], on_allowed: Callable[[], None]):
+        self.settings = settings
+        self.permission = permission
+        self.notify = notify
+        self.notify_once = notify_once
+        self.on_allowed = on_allowed
+        self.choice: SourceChoice | None = None
+
+    def pick(self, source_spec: str | None):
+        """(opener, first): ``opener()`` (re)opens the source; ``first`` is already open (or None if the
+        source is unavailable right now). Sets ``choice``."""
+        if source_spec is not None:
+            choice = SourceChoice.from_spec(source_spec)
+            opener, first = self._named(choice)
+        else:
+            choice, opener, first = self._automatic()
+        self.choice = choice
+        pending = [first] if first is not None else []
+
+        def reopen():
+            return pending.pop() if pending else opener()
+
+        return reopen, first
+
+    def waiting_for_permission(self) -> bool:
+        """True while the chosen camera waits for the user's permission (told already)."""
+        choice = self.choice
+        return choice is not None and choice.kind is SourceKind.CAMERA and \
+            self.permission.status() is not Access.GRANTED
+
+    def _permission_pending(self, index: int | None) -> bool:
+        """True while a camera must not be opened yet (macOS: no answer yet, or access is off); says
+        so once. Asks first where the system wants it; ``index``: the camera wanted (None: any)."""
+        if self.permission.status() is Access.GRANTED:
+            return False
+        if not self._camera_present(index):
+            return False  # nothing to ask about: the usual "no webcam" path, and no prompt without a camera
+        access = self.permission.request(on_answer=self._answered)
+        if access is Access.PENDING:
+            self.notify_once(WAITING_MESSAGE)
+        elif access is Access.DENIED:
+            self.notify_once(DENIED_MESSAGE)
+        return access is not Access.GRANTED
+
+    @staticmethod
+    def _camera_present(index: int | None) -> bool:
+        from .devices.cameras import list_devices
+
+        devices = list_devices()  # names only: nothing is opened
+        if devices is None:
+            return True  # the system does not say
+        return any(not d.virtual and (index is None or d.index == index) for d in devices)
+
+    def _answered(self, access: Access) -> None:
+        """The user answered the permission prompt (on AVFoundation's queue, not the main thread)."""
+        if access is Access.GRANTED:
+            self.on_allowed()  # the loop opens the camera at its next retry by itself
+        else:
+            self.notify_once(DENIED_MESSAGE)
+
+    def _when_permitted(self, open_camera: Callable[[], FrameSource]) -> Callable[[], FrameSource]:
+        """An opener that opens no camera until the user allowed it (OpenCV would fail and prompt again)."""
+
+        def opener() -> FrameSource:
+            access = self.permission.status()
+            if access is Access.PENDING:
+                raise SourceError("waiting for camera permission")
+            if access is Access.DENIED:
+                raise SourceError("camera access is off in System Settings")
+            return open_camera()
+
+        return opener
+
+    def _named(self, choice: SourceChoice) -> tuple[Callable[[], FrameSource], FrameSource | None]:
+        s = self.settings
+
+        def opener():
+            return open_source(choice.spec, s.width, s.height, s.fps, on_notice=self.notify_once)
+
+        if choice.kind is SourceKind.CAMERA and self.permission.status() is not Access.GRANTED:
+            refuse_virtual_camera(choice.index)  # a virtual camera will never do: say so before any prompt
+            if self._permission_pending(choice.index):
+                return self._when_permitted(opener), None
+        try:
+            return opener, opener()
+        except SourceError as exc:
+            if choice.kind is not SourceKind.CAMERA or isinstance(exc, VirtualCameraError):
+                raise  # a missing or broken file, or a virtual camera, will not change: say so and stop
+            self.notify(f"{exc}; retrying every 2 s")
+            return opener, None
+
+    def _automatic(self) -> tuple[SourceChoice, Callable[[], FrameSource], FrameSource | None]:
+        s = self.settings
+        chosen = s
+        if s.camera >= 0:
+            try:
+                refuse_virtual_camera(s.camera)
+            except VirtualCameraError as exc:
+                self.notify(f"{exc}. Using the first real camera instead.")
+                chosen = dataclasses.replace(s, camera=-1)
+        wanted = chosen.camera if chosen.camera >= 0 else None
+        if self._permission_pending(wanted):
+            choice = SourceChoice(SourceKind.CAMERA, index=wanted, automatic=True)
+
+            def open_camera() -> FrameSource:
+                camera = first_camera(chosen)
+                if camera is None:
+                    raise SourceError("no webcam found")
+                camera.on_notice = self.notify_once
+                self.choice = dataclasses.replace(choice, index=camera.index)
+                return camera
+
+            return choice, self._when_permitted(open_camera), None
+        first = first_camera(chosen)
+        if first is None and wanted is None:
+            self.notify("No webcam found: showing the built-in demo. Plug in a camera and pick it under Camera.")
+
+            def demo() -> FrameSource:
+                return DemoSource(s.width, s.height, s.fps)
+
+            return SourceChoice(SourceKind.DEMO, automatic=True, note="no webcam found"), demo, demo()
+        index = first.index if first is not None else wanted
+        if first is not None:
+            first.on_notice = self.notify_once
+
+        def camera() -> FrameSource:
+            return CameraSource(index, s.width, s.height, s.fps, on_notice=self.notify_once)
+
+        return SourceChoice(SourceKind.CAMERA, index=index, automatic=True), camera, first
+
+
 class Controller:
     """Owns the state. Menu handlers call its methods; the frame loop reads ``view`` every frame.
 
@@ -152,8 +292,9 @@ class Controller:
         self.shades = shades or ShadeBook.load(store.folder / "shades.json")
         self.tracker_factory = tracker_factory
         # The CLI passes CameraPermission() to ask on macOS; by default nothing is asked (tests, benchmarks).
-        self.permission = camera_permission if camera_permission is not None else CameraPermission.unchecked()
-        self.source: SourceChoice | None = None
+        permission = camera_permission if camera_permission is not None else CameraPermission.unchecked()
+        self.sources = SourcePicker(self.settings, permission, self.notify, self.notify_once,
+                                    on_allowed=self._probe_cameras)
         self.runner: LoopRunner | None = None
         self.cameras: tuple[int, ...] = ()
         self.writes_sample_file = False
@@ -162,7 +303,7 @@ class Controller:
         self._notice_listeners: list[Callable[[str], None]] = [notify] if notify is not None else []
         self._notices: set[str] = set()
         self._told_unavailable = False  # "is back" only follows an "unavailable"
-        self._state_lock = threading.RLock()  # menu actions (UI thread) and a dialog's answer (its waiter) both change state
+        self._state_lock = threading.RLock()  # menu actions (UI thread) and a dialog's answer (a waiter) change state
         self._color_dialog = ChildDialog(ask_color, "colour dialog")
         self._check_shade()
         self.view = self._make_view()
@@ -238,6 +379,11 @@ class Controller:
     @property
     def loop(self) -> FrameLoop | None:
         return self.runner.loop if self.runner is not None else None
+
+    @property
+    def source(self) -> SourceChoice | None:
+        """The source in use (None before ``start``)."""
+        return self.sources.choice
 
     @property
     def source_label(self) -> str:
@@ -356,124 +502,9 @@ class Controller:
         self.quit_requested.set()
         self._tell_listeners()
 
-    # -- choosing the source -------------------------------------------------------------------
-    def _permission_pending(self, index: int | None) -> bool:
-        """True while a camera must not be opened yet (macOS: no answer yet, or access is off); says
-        so once. Asks first where the system wants it; ``index``: the camera wanted (None: any)."""
-        if self.permission.status() is Access.GRANTED:
-            return False
-        if not self._camera_present(index):
-            return False  # nothing to ask about: the usual "no webcam" path, and no prompt without a camera
-        access = self.permission.request(on_answer=self._camera_answered)
-        if access is Access.PENDING:
-            self.notify_once(WAITING_MESSAGE)
-        elif access is Access.DENIED:
-            self.notify_once(DENIED_MESSAGE)
-        return access is not Access.GRANTED
-
-    @staticmethod
-    def _camera_present(index: int | None) -> bool:
-        from .devices.cameras import list_devices
-
-        devices = list_devices()  # names only: nothing is opened
-        if devices is None:
-            return True  # the system does not say
-        return any(not d.virtual and (index is None or d.index == index) for d in devices)
-
-    def _camera_answered(self, access: Access) -> None:
-        """The user answered the permission prompt (on AVFoundation's queue, not the main thread)."""
-        if access is Access.GRANTED:
-            # The loop opens the camera at its next retry; the Camera menu can now be probed too.
-            threading.Thread(target=self.refresh_cameras, name="camera-probe", daemon=True).start()
-        else:
-            self.notify_once(DENIED_MESSAGE)
-
-    def _when_permitted(self, open_camera: Callable[[], FrameSource]) -> Callable[[], FrameSource]:
-        """An opener that opens no camera until the user allowed it (OpenCV would fail and prompt again)."""
-
-        def opener() -> FrameSource:
-            access = self.permission.status()
-            if access is Access.PENDING:
-                raise SourceError("waiting for camera permission")
-            if access is Access.DENIED:
-                raise SourceError("camera access is off in System Settings")
-            return open_camera()
-
-        return opener
-
-    def _named_source(self, choice: SourceChoice) -> tuple[Callable[[], FrameSource], FrameSource | None]:
-        s = self.settings
-
-        def opener():
-            return open_source(choice.spec, s.width, s.height, s.fps, on_notice=self.notify_once)
-
-        if choice.kind is SourceKind.CAMERA and self.permission.status() is not Access.GRANTED:
-            refuse_virtual_camera(choice.index)  # a virtual camera will never do: say so before any prompt
-            if self._permission_pending(choice.index):
-                return self._when_permitted(opener), None
-        try:
-            return opener, opener()
-        except SourceError as exc:
-            if choice.kind is not SourceKind.CAMERA or isinstance(exc, VirtualCameraError):
-                raise  # a missing or broken file, or a virtual camera, will not change: say so and stop
-            self.notify(f"{exc}; retrying every 2 s")
-            return opener, None
-
-    def _automatic_source(self) -> tuple[SourceChoice, Callable[[], FrameSource], FrameSource | None]:
-        s = self.settings
-        chosen = s
-        if s.camera >= 0:
-            try:
-                refuse_virtual_camera(s.camera)
-            except VirtualCameraError as exc:
-                self.notify(f"{exc}. Using the first real camera instead.")
-                chosen = dataclasses.replace(s, camera=-1)
-        wanted = chosen.camera if chosen.camera >= 0 else None
-        if self._permission_pending(wanted):
-            choice = SourceChoice(SourceKind.CAMERA, index=wanted, automatic=True)
-
-            def open_camera() -> FrameSource:
-                camera = first_camera(chosen)
-                if camera is None:
-                    raise SourceError("no webcam found")
-                camera.on_notice = self.notify_once
-                self.source = dataclasses.replace(choice, index=camera.index)
-                return camera
-
-            return choice, self._when_permitted(open_camera), None
-        first = first_camera(chosen)
-        if first is None and wanted is None:
-            self.notify("No webcam found: showing the built-in demo. Plug in a camera and pick it under Camera.")
-
-            def demo() -> FrameSource:
-                return DemoSource(s.width, s.height, s.fps)
-
-            return SourceChoice(SourceKind.DEMO, automatic=True, note="no webcam found"), demo, demo()
-        index = first.index if first is not None else wanted
-        if first is not None:
-            first.on_notice = self.notify_once
-
-        def camera() -> FrameSource:
-            return CameraSource(index, s.width, s.height, s.fps, on_notice=self.notify_once)
-
-        return SourceChoice(SourceKind.CAMERA, index=index, automatic=True), camera, first
-
     def open_source_factory(self, source_spec: str | None):
-        """(opener, first): ``opener()`` (re)opens the source; ``first`` is already open (or None if the
-        source is unavailable right now). With no spec: the webcam, or the demo if there is none.
-        Sets ``source`` to what was chosen."""
-        if source_spec is not None:
-            choice = SourceChoice.from_spec(source_spec)
-            opener, first = self._named_source(choice)
-        else:
-            choice, opener, first = self._automatic_source()
-        self.source = choice
-        pending = [first] if first is not None else []
-
-        def reopen():
-            return pending.pop() if pending else opener()
-
-        return reopen, first
+        """(opener, first) for ``source_spec`` (see ``SourcePicker.pick``); ``source`` says what was chosen."""
+        return self.sources.pick(source_spec)
 
     # -- running -----------------------------------------------------------------------------
     def build_pipeline(self) -> LipstickPipeline:
@@ -518,8 +549,11 @@ class Controller:
         self.runner = LoopRunner(sink, pipeline, self._view, frame_format, max_frames, on_status=self._on_status,
                                  build_pipeline=self.build_pipeline)
         loop = self.runner.start(opener, self.source.kind.value)
-        threading.Thread(target=self.refresh_cameras, name="camera-probe", daemon=True).start()
+        self._probe_cameras()
         return loop
+
+    def _probe_cameras(self) -> None:
+        threading.Thread(target=self.refresh_cameras, name="camera-probe", daemon=True).start()
 
     def restart_loop(self) -> None:
         """Reopen the source (a different camera) keeping the sink and the model."""
@@ -532,8 +566,8 @@ class Controller:
 
     def refresh_cameras(self) -> None:
         """Fill the Camera menu: the camera in use plus every other one that delivers frames."""
-        if self.permission.status() is not Access.GRANTED:
-            return  # probing would make OpenCV prompt from this thread; the answer starts a probe
+        if self.sources.permission.status() is not Access.GRANTED:
+            return  # probing would make OpenCV prompt from this thread; the user's yes starts a probe
         from .devices.sources import list_cameras
 
         source = self.source
@@ -551,8 +585,7 @@ class Controller:
         """The frame loop's status changes (on its threads): told to the user in the source's words."""
         kind = self.source.kind.value if self.source is not None else SourceKind.CAMERA.value
         if status.startswith("source unavailable"):
-            if self.source is not None and self.source.kind is SourceKind.CAMERA and \
-                    self.permission.status() is not Access.GRANTED:
+            if self.sources.waiting_for_permission():
                 return  # the permission notice already said why
             reason = status.partition(": ")[2]
             detail = f" ({reason})" if kind != SourceKind.CAMERA.value and reason else ""

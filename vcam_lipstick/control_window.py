@@ -102,7 +102,8 @@ class ControlWindow:
             tk.Checkbutton(parent, text=item.text, variable=var, anchor="w", state=state,
                            command=self._command(item)).pack(fill="x")
         else:
-            tk.Button(parent, text=item.text, anchor="w", state=state, command=self._command(item)).pack(fill="x", pady=1)
+            button = tk.Button(parent, text=item.text, anchor="w", state=state, command=self._command(item))
+            button.pack(fill="x", pady=1)
 
     def _fill(self, menu, items) -> None:
         for item in items:
