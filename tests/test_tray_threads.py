@@ -380,3 +380,21 @@ def test_tray_notices_do_not_replace_the_controllers_notify(tmp_path, monkeypatc
     c.notify("Camera is back.")
     tray.ui.drain()  # the UI thread's turn
     assert printed == ["Camera is back."] and tray.icon.notices == ["Camera is back."]
+
+
+def test_the_window_gets_the_menu_as_data_and_a_stale_click_is_ignored(tmp_path):
+    import pickle
+
+    from vcam_lipstick.menu import resolve, screen_of
+
+    c = Controller(SettingsStore(tmp_path), notify=lambda m: None)
+    c.cameras = (2,)
+    screen = pickle.loads(pickle.dumps(screen_of(c.menu(), c.shade().hex)))  # crosses the process boundary
+    items = {item.text: item for item in screen.items}
+    camera_2 = next(i for i in items["Camera"].children if i.text == "Camera 2")
+    assert screen.swatch == c.shade().hex and items["Mirror"].checked is False and items["Mirror"].clickable
+    resolve(c.menu(), items["Mirror"].path, "Mirror").action()
+    assert c.settings.mirror
+    c.cameras = ()  # the camera was unplugged before the click arrived
+    assert resolve(c.menu(), camera_2.path, "Camera 2") is None
+    assert c.settings.camera == -1

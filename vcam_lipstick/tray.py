@@ -344,6 +344,7 @@ class Tray:
             log.info("tray backend failed while closing: %s", exc)
         finally:
             ticking.set()
+            self.ui.close()  # notices while the app shuts down are only logged
             if self.window is not None:
                 self.window.close()
 

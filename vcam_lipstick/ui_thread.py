@@ -33,6 +33,13 @@ class UiThread:
         self._wake_lock = threading.Lock()
         self._wake_pending = False
         self._inline_lock: threading.Lock | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """The UI's loop has ended: later posts are dropped (there is nothing left to update)."""
+        self._closed = True
+        self._wake = None
+        self._queue.clear()
 
     def run_inline(self) -> None:
         self._inline_lock = threading.Lock()
@@ -52,6 +59,8 @@ class UiThread:
 
     def post(self, fn: Callable[[], None]) -> None:
         """Queue ``fn`` for the owner thread and wake it (once per drain, however many posts)."""
+        if self._closed:
+            return
         if self._inline_lock is not None:
             with self._inline_lock:
                 self._run(fn)
