@@ -10,7 +10,8 @@ import pytest
 import fakes
 from vcam_lipstick.app import Controller, SourceChoice, SourceKind
 from vcam_lipstick.menu import find
-from vcam_lipstick.settings import SettingsStore
+from vcam_lipstick.processing.shades import ShadeError
+from vcam_lipstick.settings import Settings, SettingsStore
 from vcam_lipstick.system import AlreadyRunning, SingleInstance, autostart_path
 
 
@@ -31,8 +32,8 @@ def test_menu_is_a_pure_function_of_state(controller):
     assert find(menu, "75%").checked
     families = [e.text for e in find(menu, "Shade").children]
     assert families[:3] == ["Nudes", "Pinks", "Corals"]
-    for text in ("Custom colour…", "Compare before/after", "Mirror", "Camera", "Show preview", "Start at login",
-                 "Open log folder", "About", "Quit"):
+    for text in ("Shades…", "Custom colour…", "Ombré", "Compare before/after", "Mirror", "Camera", "Show preview",
+                 "Start at login", "Open log folder", "About", "Quit"):
         find(menu, text)
 
 
@@ -426,3 +427,45 @@ def test_a_camera_change_picks_again_only_for_an_automatic_source(tmp_path, monk
         assert c.source.kind is SourceKind.CAMERA and c.source.index == 3 and c.source.automatic
     finally:
         c.stop()
+
+
+def test_ombre_from_the_settings_reaches_the_view_and_an_unknown_one_is_off(tmp_path):
+    store = SettingsStore(tmp_path)
+    store.save(Settings(shade="Wine Berry", ombre="Ballet Pink"))
+    c = Controller(store, notify=lambda m: None, tracker_factory=lambda: None)
+    assert c.view.look.shade.name == "Wine Berry" and c.view.look.ombre.name == "Ballet Pink"
+    assert find(c.menu(), "Ombré").text == "Ombré: Ballet Pink"
+    ticked = [e.text for e in find(c.menu(), "Ombré").children if e.checked]
+    assert len(ticked) == 1 and ticked[0].endswith("Ballet Pink")  # shown in the tray's choice, ticked
+    store.save(Settings(ombre="#F0C0C8"))
+    assert Controller(store, notify=lambda m: None).view.look.ombre.hex == "#F0C0C8"
+    store.save(Settings(ombre="No Such Shade"))
+    c = Controller(store, notify=lambda m: None)
+    assert c.view.look.ombre is None  # unknown: one shade, not a crash
+    assert [e.text for e in find(c.menu(), "Ombré").children if e.checked] == ["Off"]
+
+
+def test_tray_ombre_is_off_or_the_matching_lighter_shade_and_is_stored(controller, tmp_path):
+    menu = controller.menu()
+    assert find(menu, "Ombré").text == "Ombré: off" and find(menu, "Off").checked
+    match = controller.shades.lighter_match(controller.shade())
+    entry = find(menu, "Matching lighter")
+    assert entry.text == f"Matching lighter: {match.name}" and not entry.checked
+    entry.action()
+    assert controller.view.look.ombre == match
+    assert SettingsStore(tmp_path / "cfg").load().ombre == match.name
+    assert find(controller.menu(), "Matching lighter").checked and not find(controller.menu(), "Off").checked
+    controller.set_shade("Wine Berry")  # the matching shade follows a change of shade
+    assert controller.view.look.ombre == controller.shades.lighter_match(controller.shade()) != match
+    find(controller.menu(), "Off").action()
+    assert controller.view.look.ombre is None and SettingsStore(tmp_path / "cfg").load().ombre is None
+
+
+def test_an_ombre_picked_by_name_stays_when_the_shade_changes(controller):
+    controller.set_ombre("peach coral")  # not Rose Petal's matching lighter shade (Ballet Pink)
+    assert controller.settings.ombre == "Peach Coral"
+    controller.set_shade("Classic Red")
+    assert controller.view.look.ombre.name == "Peach Coral"
+    with pytest.raises(ShadeError, match="unknown shade"):
+        controller.set_ombre("Peach Corall")
+    assert controller.settings.ombre == "Peach Coral"

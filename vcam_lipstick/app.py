@@ -15,8 +15,10 @@ from .devices.sinks import SinkError, VirtualCameraSink, WindowSink, display_ava
 from .devices.sources import (CameraSource, DemoSource, FrameSource, SourceError, VirtualCameraError, open_source,
                               refuse_virtual_camera)
 from .dialogs import ChildDialog, ask_color
+from .frame_tap import FrameTap
 from .loop import FrameLoop
 from .menu import MenuState, build_menu
+from .palette import PaletteHost, file_signature
 from .pipeline import LipstickPipeline, View
 from .processing.shades import Finish, Look, Shade, ShadeBook, ShadeError, parse_finish
 from .runner import LoopRunner, OutputSink
@@ -289,7 +291,11 @@ class Controller:
                  camera_permission: CameraPermission | None = None):
         self.store = store
         self.settings = settings or store.load()
-        self.shades = shades or ShadeBook.load(store.folder / "shades.json")
+        self.shades_file = store.folder / "shades.json"
+        self._shades_signature = file_signature(self.shades_file)
+        problems: list[str] = []
+        self.shades = shades or ShadeBook.load(self.shades_file, problems)
+        self.shade_problems: tuple[str, ...] = tuple(problems)  # what is wrong with shades.json, one line each
         self.tracker_factory = tracker_factory
         # The CLI passes CameraPermission() to ask on macOS; by default nothing is asked (tests, benchmarks).
         permission = camera_permission if camera_permission is not None else CameraPermission.unchecked()
@@ -305,8 +311,11 @@ class Controller:
         self._told_unavailable = False  # "is back" only follows an "unavailable"
         self._state_lock = threading.RLock()  # menu actions (UI thread) and a dialog's answer (a waiter) change state
         self._color_dialog = ChildDialog(ask_color, "colour dialog")
+        self._told_ombre: str | None = None  # an unknown ombré shade is logged once
         self._check_shade()
         self.view = self._make_view()
+        self.frame_tap = FrameTap()  # the palette's live thumbnail; costs nothing while nobody listens
+        self.palette = PaletteHost(self)
 
     # -- who hears about changes ---------------------------------------------------------------
     def add_listener(self, listener: Callable[[], None]) -> None:
@@ -354,10 +363,48 @@ class Controller:
                 pass
         return self.shade().finish
 
+    def ombre(self) -> Shade | None:
+        """The ombré shade from the settings; None when off or unknown to the shade book (logged once)."""
+        name = self.settings.ombre
+        if name is None:
+            return None
+        try:
+            return self.shades.get(name)
+        except ShadeError as exc:
+            if self._told_ombre != name:
+                self._told_ombre = name
+                log.warning("ombré shade: %s; ombré is off", exc)
+            return None
+
+    def ombre_match(self) -> Shade:
+        """The matching lighter shade for ombré with the current shade (the tray's choice)."""
+        return self.shades.lighter_match(self.shade())
+
     def _make_view(self) -> View:
         s = self.settings
-        look = Look(self.shade(), self.finish(), s.intensity / 100.0, s.liner)
+        look = Look(self.shade(), self.finish(), s.intensity / 100.0, s.liner, ombre=self.ombre())
         return View(look, s.enabled, s.compare, s.mirror)
+
+    def reload_shades(self) -> bool:
+        """Read ``shades.json`` again if it changed since it was read; True if it did. A broken file
+        leaves the built-in shades, and ``shade_problems`` names each bad entry. The shade in use
+        stays even if it is gone from the file, until the user picks another."""
+        signature = file_signature(self.shades_file)
+        if signature == self._shades_signature:
+            return False
+        problems: list[str] = []
+        book = ShadeBook.load(self.shades_file, problems)
+        with self._state_lock:
+            self._shades_signature = signature
+            current = self.shade()
+            try:
+                book.get(self.settings.shade)
+            except ShadeError:
+                book = ShadeBook([*book, current])
+            self.shades, self.shade_problems = book, tuple(problems)
+        log.info("shades reloaded from %s (%d shades, %d problem(s))", self.shades_file, len(book), len(problems))
+        self._changed()
+        return True
 
     def _changed(self) -> None:
         with self._state_lock:
@@ -391,9 +438,11 @@ class Controller:
 
     def menu_state(self) -> MenuState:
         families = {family: [s.name for s in shades] for family, shades in self.shades.families().items()}
+        ombre = self.ombre()
         return MenuState(self.settings.enabled, self.shade().name, self.finish().value, self.settings.intensity,
                          self.settings.compare, self.settings.mirror, self.settings.show_preview,
-                         self.settings.start_at_login, self.settings.camera, self.cameras, families)
+                         self.settings.start_at_login, self.settings.camera, self.cameras, families,
+                         ombre.name if ombre is not None else None, self.ombre_match().name)
 
     def menu(self):
         return build_menu(self.menu_state(), self)
@@ -412,14 +461,39 @@ class Controller:
     def set_shade(self, name: str) -> None:
         with self._state_lock:
             shade = self.shades.get(name)
+            follows = self._ombre_is_the_match()
             self.settings.shade = shade.name if shade.family != "custom" else shade.hex
             self.settings.finish = ""  # the shade's own finish until the user picks another
+            if follows:
+                self.settings.ombre = self.ombre_match().name
         self._changed()
 
     def set_custom_color(self, hex_color: str) -> None:
         with self._state_lock:
+            follows = self._ombre_is_the_match()
             self.settings.shade = Shade.custom(hex_color).hex
+            if follows:
+                self.settings.ombre = self.ombre_match().name
         self._changed()
+
+    def _ombre_is_the_match(self) -> bool:
+        """True when the ombré is the current shade's matching lighter one: it follows a change of shade."""
+        ombre = self.settings.ombre
+        return ombre is not None and ombre.casefold() == self.ombre_match().name.casefold()
+
+    def set_ombre(self, name: str | None) -> None:
+        """Ombré with shade ``name`` (a name or #RRGGBB), or off with None; ShadeError if unknown."""
+        with self._state_lock:
+            self.settings.ombre = None if name is None else self.shades.get(name).name
+        self._changed()
+
+    def set_ombre_match(self) -> None:
+        """Ombré with the matching lighter shade (the tray's choice)."""
+        self.set_ombre(self.ombre_match().name)
+
+    def open_palette(self) -> None:
+        """Open the shade palette (a window in a child process), or bring it to the front."""
+        self.palette.open()
 
     def ask_custom_color(self) -> None:
         """Ask for a colour with a dialog in a child process; the answer arrives later (a waiter thread)."""
@@ -547,7 +621,7 @@ class Controller:
         sink = OutputSink(primary, reopen=reopen, notify=self.notify)
         sink.want_preview(self.settings.show_preview)
         self.runner = LoopRunner(sink, pipeline, self._view, frame_format, max_frames, on_status=self._on_status,
-                                 build_pipeline=self.build_pipeline)
+                                 build_pipeline=self.build_pipeline, tap=self.frame_tap)
         loop = self.runner.start(opener, self.source.kind.value)
         self._probe_cameras()
         return loop
@@ -616,5 +690,7 @@ class Controller:
             tmp.unlink(missing_ok=True)
 
     def stop(self) -> None:
+        """Close the palette and stop the loop; safe to call twice."""
+        self.palette.close()
         if self.runner is not None:
             self.runner.stop()

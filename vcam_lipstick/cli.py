@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--json", action="store_true", help="print a JSON list of {name, family, color, finish}")
     sh.add_argument("--sheet", type=Path, default=None, metavar="FILE.png",
                     help="draw every shade as a labelled swatch, grouped by family, into one picture")
+    sub.add_parser("palette", help="open the shade palette; with no app running it changes the stored shade "
+                                   "(with the app running, use Shades… in its tray)")
     doc = sub.add_parser("doctor", help="check the webcam, virtual camera driver and models; say what to install")
     doc.add_argument("--no-camera-probe", action="store_true")
     for command in sub.choices.values():  # -v after the command too; SUPPRESS keeps a -v given before it
@@ -298,6 +300,35 @@ def cmd_doctor(args) -> int:
     return run_doctor(probe_cameras=not args.no_camera_probe)
 
 
+def cmd_palette(args) -> int:
+    """The palette against the settings file; a running app is told about, not joined (no channel into it)."""
+    from .app import Controller
+    from .devices.sinks import display_available
+    from .palette import run_standalone
+    from .settings import SettingsStore, log_dir
+    from .system import AlreadyRunning, SingleInstance, setup_logging
+
+    if not display_available():
+        raise CliError("no display for the palette window (DISPLAY is not set)")
+    setup_logging(log_dir(), args.verbose, console=False)  # the window names problems with shades.json itself
+    store = SettingsStore()
+    try:
+        lock = SingleInstance(store.folder, mode="palette").acquire()  # one writer of the settings at a time
+    except AlreadyRunning as exc:
+        if "palette" in str(exc):
+            raise CliError("the shade palette is already open") from None
+        raise CliError("vcam-lipstick is already running: open the palette from its tray menu (Shades…) "
+                       "or its controls window") from None
+    try:
+        controller = Controller(store, notify=lambda message: None)  # the window and the exit line say it all
+        error = run_standalone(controller)
+    finally:
+        lock.release()
+    if error:
+        raise CliError(f"the palette cannot open: {error}")
+    return 0
+
+
 def cmd_run(args) -> int:
     from .app import Controller
     from .camera_permission import CameraPermission
@@ -385,7 +416,7 @@ def run_tray(controller, source, sink, frames, stats: Path | None = None) -> int
 
 
 COMMANDS = {"shades": cmd_shades, "process": cmd_process, "segment": cmd_segment, "eval": cmd_eval,
-            "synth": cmd_synth, "bench": cmd_bench, "doctor": cmd_doctor, "run": cmd_run}
+            "synth": cmd_synth, "bench": cmd_bench, "doctor": cmd_doctor, "run": cmd_run, "palette": cmd_palette}
 
 
 def main(argv: list[str] | None = None) -> int:

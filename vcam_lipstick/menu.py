@@ -41,6 +41,8 @@ class MenuState:
     camera: int  # -1: automatic
     cameras: tuple[int, ...]
     families: dict  # family -> list of shade names
+    ombre: str | None = None  # the ombré shade's name; None: off
+    ombre_match: str = ""  # the matching lighter shade's name
 
 
 def build_menu(state: MenuState, c) -> list[Entry]:
@@ -54,6 +56,11 @@ def build_menu(state: MenuState, c) -> list[Entry]:
                            radio=True) for f in Finish)
     intensities = tuple(Entry(f"{v}%", (lambda v=v: c.set_intensity(v)), checked=v == state.intensity, radio=True)
                         for v in INTENSITY_STEPS)
+    is_match = state.ombre is not None and state.ombre.casefold() == state.ombre_match.casefold()
+    ombres = (Entry("Off", lambda: c.set_ombre(None), checked=state.ombre is None, radio=True),
+              Entry(f"Matching lighter: {state.ombre_match}", c.set_ombre_match, checked=is_match, radio=True))
+    if state.ombre is not None and not is_match:  # chosen in the palette or the settings: shown, kept
+        ombres += (Entry(state.ombre, (lambda n=state.ombre: c.set_ombre(n)), checked=True, radio=True),)
     cameras = (Entry("Automatic", lambda: c.set_camera(-1), checked=state.camera == -1, radio=True),) + tuple(
         Entry(f"Camera {i}", (lambda i=i: c.set_camera(i)), checked=state.camera == i, radio=True)
         for i in state.cameras)
@@ -61,9 +68,11 @@ def build_menu(state: MenuState, c) -> list[Entry]:
         Entry("Lipstick on", c.toggle_enabled, checked=state.enabled, default=True),
         SEPARATOR,
         Entry(f"Shade: {state.shade}", children=shade_menus),
+        Entry("Shades…", c.open_palette),
         Entry("Custom colour…", c.ask_custom_color),
         Entry("Finish", children=finishes),
         Entry("Intensity", children=intensities),
+        Entry(f"Ombré: {state.ombre or 'off'}", children=ombres),
         SEPARATOR,
         Entry("Compare before/after", c.toggle_compare, checked=state.compare),
         Entry("Mirror", c.toggle_mirror, checked=state.mirror),

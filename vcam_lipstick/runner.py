@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from .devices.sinks import SinkError, WindowSink, display_available
 from .devices.sources import FrameSource
+from .frame_tap import FrameTap
 from .loop import FrameLoop, LoopStats
 from .pipeline import LipstickPipeline, View
 
@@ -107,13 +108,15 @@ class LoopRunner:
     """Runs one ``FrameLoop`` at a time from a source opener to ``sink``, with one lip model.
 
     ``frame_format`` is (width, height, fps) of the output; ``view()`` is read for every frame;
-    ``build_pipeline()`` makes a second model when a restart cannot wait for the old worker."""
+    ``build_pipeline()`` makes a second model when a restart cannot wait for the old worker;
+    ``tap`` gets a small before/after copy now and then (the palette's live thumbnail)."""
 
     def __init__(self, sink: OutputSink, pipeline: LipstickPipeline, view: Callable[[], View],
                  frame_format: tuple[int, int, float], max_frames: int | None = None,
                  on_status: Callable[[str], None] | None = None,
-                 build_pipeline: Callable[[], LipstickPipeline] | None = None):
+                 build_pipeline: Callable[[], LipstickPipeline] | None = None, tap: FrameTap | None = None):
         self.sink = sink
+        self.tap = tap
         self.pipeline = pipeline
         self.view = view
         self.frame_format = frame_format
@@ -126,8 +129,18 @@ class LoopRunner:
 
     def _make_loop(self, source_label: str) -> FrameLoop:
         width, height, fps = self.frame_format
-        pipeline, view = self.pipeline, self.view
-        return FrameLoop(self._opener, self.sink, lambda frame: pipeline.apply(frame, view()), width, height, fps,
+        pipeline, view, tap = self.pipeline, self.view, self.tap
+
+        def process(frame):
+            if tap is None:
+                return pipeline.apply(frame, view())
+            current = view()
+            before = tap.before(frame)  # a small copy when one is due: the pipeline draws into frame
+            out = pipeline.apply(frame, current)
+            tap.after(before, out, current.mirror)
+            return out
+
+        return FrameLoop(self._opener, self.sink, process, width, height, fps,
                          max_frames=self.max_frames, on_status=self.on_status, source_label=source_label)
 
     def start(self, opener: Callable[[], FrameSource], source_label: str) -> FrameLoop:

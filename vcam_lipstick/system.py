@@ -24,6 +24,7 @@ class AlreadyRunning(LockError):
 _RUNNING_HINTS = {
     "tray": " (look for its icon in the system tray)",
     "headless": " without a tray icon, as process {pid} (stop it with Ctrl+C where it runs)",
+    "palette": ": its shade palette is open on its own (close it first)",
 }
 
 

@@ -123,12 +123,18 @@ def _label(i: int, entry) -> str:
     return f"#{i + 1}" + (f" {_short.repr(name)}" if name is not None else "")
 
 
-def _parse_entries(raw, source: str) -> list[Shade]:
+def _warn(problems: list[str] | None, message: str) -> None:
+    log.warning("%s", message)
+    if problems is not None:
+        problems.append(message)
+
+
+def _parse_entries(raw, source: str, problems: list[str] | None = None) -> list[Shade]:
     """Shades from ``{"shades": [...]}``; a bad entry is skipped and a repeated name warned about,
-    one line each. The later of two entries with the same name (any case) wins."""
+    one line each (also appended to ``problems``). The later of two entries with the same name (any case) wins."""
     entries = raw.get("shades") if isinstance(raw, dict) else None
     if not isinstance(entries, list):
-        log.warning("%s: expected {\"shades\": [...]}; ignoring the file", source)
+        _warn(problems, f"{source}: expected {{\"shades\": [...]}}; ignoring the file")
         return []
     shades = []
     first_seen: dict[str, int] = {}
@@ -142,12 +148,12 @@ def _parse_entries(raw, source: str) -> list[Shade]:
             shades.append(Shade(name, family, parse_hex(entry["color"]), finish))
         except (KeyError, ShadeError) as exc:
             reason = f"missing {exc}" if isinstance(exc, KeyError) else exc
-            log.warning("%s: skipping shade %s: %s", source, _label(i, entry), reason)
+            _warn(problems, f"{source}: skipping shade {_label(i, entry)}: {reason}")
             continue
         key = name.casefold()
         if key in first_seen:
-            log.warning("%s: shade %s repeats the name of #%d; using the later one", source, _label(i, entry),
-                        first_seen[key] + 1)
+            _warn(problems, f"{source}: shade {_label(i, entry)} repeats the name of #{first_seen[key] + 1}; "
+                            "using the later one")
         first_seen[key] = i
     return shades
 
@@ -161,9 +167,10 @@ class ShadeBook:
             self._by_key[shade.name.casefold()] = shade
 
     @classmethod
-    def load(cls, user_file: Path | None = None) -> "ShadeBook":
+    def load(cls, user_file: Path | None = None, problems: list[str] | None = None) -> "ShadeBook":
         """The built-in shades plus ``user_file``'s; a user file that cannot be used is one warning
-        and the built-ins alone. The user file is only ever read."""
+        and the built-ins alone. The user file is only ever read. Every warning about the user
+        file (one line each, naming the entry) is also appended to ``problems`` when given."""
         text = resources.files("vcam_lipstick.processing").joinpath("shades.json").read_text(encoding="utf-8")
         shades = _parse_entries(json.loads(text), "built-in shades")
         if user_file is not None and Path(user_file).is_file():
@@ -171,9 +178,9 @@ class ShadeBook:
                 raw = read_json(Path(user_file))
             except (OSError, JsonFileError) as exc:
                 reason = exc if isinstance(exc, JsonFileError) else (exc.strerror or exc)
-                log.warning("%s: cannot read user shades (%s); using built-ins only", user_file, reason)
+                _warn(problems, f"{user_file}: cannot read user shades ({reason}); using built-ins only")
             else:
-                shades += _parse_entries(raw, str(user_file))
+                shades += _parse_entries(raw, str(user_file), problems)
         return cls(shades)
 
     def __iter__(self):
