@@ -110,3 +110,124 @@ def test_gtk_tray_menu_backend_starts_and_quits_cleanly(xvfb, tmp_path):
         for proc in (app, tray_host, bus):
             if proc.poll() is None:
                 proc.kill()
+
+
+def _gone(pid):
+    """True once process ``pid`` has ended (a zombie nobody reaps counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return any(line.startswith("State:") and "Z" in line.split()[1] for line in fh)
+    except FileNotFoundError:
+        return True
+
+
+def _wait(condition, timeout=20.0):
+    """Poll until ``condition()`` holds; the timeout only bounds a broken run."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def _windows(display, name):
+    return subprocess.run(["xdotool", "search", "--name", name], env=dict(os.environ, DISPLAY=display),
+                          capture_output=True, text=True).stdout.split()
+
+
+def test_palette_click_and_keys_under_xvfb_change_the_next_published_frame(xvfb, tmp_path, monkeypatch):
+    """The real palette window: a click on a swatch (xdotool) reaches the next published frame of the
+    recording virtual camera; Right + Enter applies the next swatch; Esc closes it; quitting the app
+    closes a palette that is open."""
+    import numpy as np
+
+    import fakes  # noqa: F401  (registers the recording backend)
+    from test_palette import FixedMouth, StillSource, number, still_frame
+    from vcam_lipstick.app import Controller
+    from vcam_lipstick.palette_window import TITLE
+    from vcam_lipstick.processing.render import LipRenderer
+    from vcam_lipstick.settings import SettingsStore
+
+    if not shutil.which("xdotool"):
+        pytest.skip("xdotool not installed")
+    pytest.importorskip("tkinter")
+    monkeypatch.setenv("DISPLAY", xvfb)
+    source = StillSource()
+    monkeypatch.setattr("vcam_lipstick.app.open_source", lambda *a, **k: source)
+    c = Controller(SettingsStore(tmp_path / "cfg"), notify=lambda m: None, tracker_factory=FixedMouth)
+    c.start("demo", None, backend="recording")
+    backend = fakes.RecordingBackend.instances[-1]
+    looks = []  # (name of the shade, number of the frame read last) at every change of shade
+    c.add_listener(lambda: looks.append((c.view.look.shade.name, source.count))
+                   if not looks or looks[-1][0] != c.view.look.shade.name else None)
+    env = dict(os.environ, DISPLAY=xvfb)
+    try:
+        assert _wait(lambda: len(backend.frames) >= 5)
+        c.open_palette()
+        assert _wait(lambda: c.palette.layout), "the palette did not open"
+        pid = c.palette.pid
+        x, y = c.palette.layout["Classic Red"]
+        subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], env=env, check=True)
+        assert _wait(lambda: looks and looks[-1][0] == "Classic Red"), "the click did not reach the app"
+        clicked_at = looks[-1][1]
+        assert _wait(lambda: number(backend.frames[-1]) > clicked_at + 3)
+        subprocess.run(["xdotool", "key", "Right"], env=env, check=True)  # focus moves to the next swatch: Cherry
+        subprocess.run(["xdotool", "key", "Return"], env=env, check=True)
+        assert _wait(lambda: looks[-1][0] == "Cherry"), "Right + Enter did not apply the next swatch"
+        keyed_at = looks[-1][1]
+        assert _wait(lambda: number(backend.frames[-1]) > keyed_at + 3)
+        subprocess.run(["xdotool", "key", "Escape"], env=env, check=True)
+        assert c.palette.closed.wait(10) and _wait(lambda: _gone(pid)) and not _windows(xvfb, TITLE)
+        c.open_palette()  # again, and the app quits while it is open
+        assert _wait(lambda: c.palette.layout) and _windows(xvfb, TITLE)
+        pid = c.palette.pid
+        c.quit()
+    finally:
+        c.stop()
+    assert _gone(pid) and not _windows(xvfb, TITLE)
+    assert c.settings.shade == "Cherry" and SettingsStore(tmp_path / "cfg").load().shade == "Cherry"
+    renderer, masks = LipRenderer(), FixedMouth().process(None)
+    shades = {s.name: s for s in c.shades}
+    red = renderer.render(still_frame(), masks, _look(shades["Classic Red"], c))
+    cherry = renderer.render(still_frame(), masks, _look(shades["Cherry"], c))
+    # Read after the click, and taken by the loop before Enter (the frame waiting in the slot may see Cherry).
+    between = [f for f in backend.frames if clicked_at < number(f) < keyed_at - 1]
+    after = [f for f in backend.frames if number(f) > keyed_at]
+    assert between and after
+    assert all(np.array_equal(f[1:], red[1:]) for f in between)  # row 0 holds the frame number
+    assert all(np.array_equal(f[1:], cherry[1:]) for f in after)
+
+
+def _look(shade, c):
+    from vcam_lipstick.processing.shades import Look
+
+    return Look(shade, shade.finish, c.settings.intensity / 100.0)
+
+
+def test_the_palette_closes_when_the_app_is_killed(xvfb, tmp_path):
+    """No orphan: the window's process watches the app's and ends when it is gone, even after SIGKILL."""
+    from vcam_lipstick.palette_window import TITLE
+
+    if not shutil.which("xdotool"):
+        pytest.skip("xdotool not installed")
+    pytest.importorskip("tkinter")
+    script = ("import sys, time\n"
+              "from vcam_lipstick.app import Controller\n"
+              "from vcam_lipstick.settings import SettingsStore\n"
+              "c = Controller(SettingsStore(sys.argv[1]), notify=print, tracker_factory=lambda: None)\n"
+              "c.open_palette()\n"
+              "while not c.palette.layout:\n"
+              "    time.sleep(0.05)\n"
+              "print(c.palette.pid, flush=True)\n"
+              "time.sleep(60)\n")
+    app = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "cfg")], env=dict(os.environ, DISPLAY=xvfb),
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(app.stdout.readline())
+        assert _windows(xvfb, TITLE) and not _gone(pid)
+        app.kill()
+        app.wait(5)
+        assert _wait(lambda: _gone(pid)), "the palette outlived the app"
+        assert _wait(lambda: not _windows(xvfb, TITLE))
+    finally:
+        if app.poll() is None:
+            app.kill()
