@@ -302,13 +302,11 @@ def cmd_doctor(args) -> int:
 
 def cmd_palette(args) -> int:
     """The palette against the settings file; a running app is told about, not joined (no channel into it)."""
-    from .app import Controller
-    from .devices.sinks import display_available
-    from .palette import run_standalone
+    from .palette import discard_spare, prestart, run_standalone
     from .settings import SettingsStore, log_dir
     from .system import AlreadyRunning, SingleInstance, setup_logging
 
-    if not display_available():
+    if not (sys.platform.startswith(("win", "darwin")) or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise CliError("no display for the palette window (DISPLAY is not set)")
     setup_logging(log_dir(), args.verbose, console=False)  # the window names problems with shades.json itself
     store = SettingsStore()
@@ -320,9 +318,13 @@ def cmd_palette(args) -> int:
         raise CliError("vcam-lipstick is already running: open the palette from its tray menu (Shades…) "
                        "or its controls window") from None
     try:
+        prestart()  # the window's process starts Tk while this one imports the app (numpy, OpenCV)
+        from .app import Controller
+
         controller = Controller(store, notify=lambda message: None)  # the window and the exit line say it all
         error = run_standalone(controller)
     finally:
+        discard_spare()
         lock.release()
     if error:
         raise CliError(f"the palette cannot open: {error}")

@@ -85,7 +85,7 @@ class FrameTap:
             if mirror:
                 before = cv2.flip(before, 1)
             if small.shape != before.shape:  # e.g. the compare view: same size, but be safe
-                small = cv2.resize(small, (before.shape[1], before.shape[0]), interpolation=cv2.INTER_AREA)
+                small = cv2.resize(small, (before.shape[1], before.shape[0]), interpolation=cv2.INTER_LINEAR)
             h, w = before.shape[:2]
             listener(Thumbnails(w, h, cv2.cvtColor(before, cv2.COLOR_BGR2RGB).tobytes(),
                                 cv2.cvtColor(small, cv2.COLOR_BGR2RGB).tobytes()))
@@ -98,6 +98,8 @@ class FrameTap:
         h, w = frame.shape[:2]
         width = min(self.width, w)
         height = max(1, round(h * width / w))
-        if w >= 4 * width:  # a 720p frame: decimate first, so INTER_AREA reads a quarter of the pixels
-            frame = frame[::2, ::2]
-        return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        # Halve while more than twice too large: linear at exactly half size averages 2x2 pixels, so
+        # there is no aliasing, at a fifth of INTER_AREA's cost for 720p -> 192 (0.6 vs 3 ms here).
+        while frame.shape[1] >= 2 * width and frame.shape[0] >= 2 * height:
+            frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)

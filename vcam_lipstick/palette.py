@@ -129,11 +129,14 @@ def file_signature(path: Path) -> tuple[int, int] | None:
 class PaletteProcess:
     """Runs the palette window in a child process and carries messages both ways.
 
-    ``on_event(message)`` hears every event the window sends and ``on_closed(error)`` its end (error
-    None: the user closed it; else one line why it could not open), both in a reader thread; not a
-    ``close()`` by the app. ``on_idle()`` runs in that thread about every ``WATCH_SECONDS``."""
+    ``launch()`` starts the process, which loads Tk and waits for its first state; ``start(state)``
+    (launching if need be) shows it. ``on_event(message)`` hears every event the window sends and
+    ``on_closed(error)`` its end (error None: the user closed it; else one line why it could not
+    open), both in a reader thread; not a ``close()`` by the app. ``on_idle()`` runs in that thread
+    about every ``WATCH_SECONDS``."""
 
-    def __init__(self, on_event: Callable[[tuple], None], on_closed: Callable[[str | None], None],
+    def __init__(self, on_event: Callable[[tuple], None] | None = None,
+                 on_closed: Callable[[str | None], None] | None = None,
                  on_idle: Callable[[], None] | None = None, target: Callable | None = None):
         self.on_event = on_event
         self.on_closed = on_closed
@@ -142,6 +145,7 @@ class PaletteProcess:
         self.process = None
         self._states = None
         self._thumbs = None
+        self._receive = None
         self._closing = False
         self._ended = threading.Event()  # the window closed or could not open
         self._reader: threading.Thread | None = None
@@ -150,7 +154,10 @@ class PaletteProcess:
     def is_open(self) -> bool:
         return self.process is not None and not self._closing and not self._ended.is_set()
 
-    def start(self, state: PaletteState) -> None:
+    def launch(self) -> None:
+        """Start the window's process (once); it loads Tk meanwhile and shows nothing until ``start``."""
+        if self.process is not None:
+            return
         import multiprocessing
 
         target = self.target
@@ -159,13 +166,17 @@ class PaletteProcess:
         context = multiprocessing.get_context("spawn")  # fork would copy the tray's GUI state
         self._states = context.Queue()
         self._thumbs = context.Queue(maxsize=1)  # one copy in flight: the loop drops the next while it waits
-        self._states.put(state)  # the window builds itself from the first state
-        receive, send = context.Pipe(duplex=False)
+        self._receive, send = context.Pipe(duplex=False)
         self.process = context.Process(target=target, args=(self._states, send, self._thumbs), name="palette",
                                        daemon=True)
         self.process.start()
         send.close()  # only the child writes: its exit ends our recv() with EOFError
-        self._reader = threading.Thread(target=self._read, args=(receive,), name="palette-events", daemon=True)
+
+    def start(self, state: PaletteState) -> None:
+        """Show ``state`` in the window (launching its process if need be) and listen to it."""
+        self.launch()
+        self._states.put(state)  # the window builds itself from the first state
+        self._reader = threading.Thread(target=self._read, args=(self._receive,), name="palette-events", daemon=True)
         self._reader.start()
 
     def _read(self, receive) -> None:
@@ -197,7 +208,7 @@ class PaletteProcess:
         finally:
             receive.close()
             self._ended.set()
-        if not self._closing:
+        if not self._closing and self.on_closed is not None:
             self.on_closed(error)
 
     def _idle(self) -> None:
@@ -246,7 +257,35 @@ class PaletteProcess:
             q.close()
         if self._reader is not None and self._reader is not threading.current_thread():
             self._reader.join(timeout=2.0)
+        elif self._reader is None:
+            self._receive.close()  # launched, never started
         self.process = None
+
+
+_spare: PaletteProcess | None = None
+
+
+def prestart() -> None:
+    """Launch a palette process now, for the next ``PaletteHost.open()`` in this process to use: its Python
+    and Tk start while the caller imports the app (``vcam-lipstick palette`` opens sooner)."""
+    global _spare
+    if _spare is None:
+        _spare = PaletteProcess()
+        _spare.launch()
+
+
+def discard_spare() -> None:
+    """End a process ``prestart()`` launched that no palette took."""
+    global _spare
+    spare, _spare = _spare, None
+    if spare is not None:
+        spare.close()
+
+
+def _take_spare() -> PaletteProcess | None:
+    global _spare
+    spare, _spare = _spare, None
+    return spare
 
 
 class PaletteHost:
@@ -287,8 +326,10 @@ class PaletteHost:
             self.controller.reload_shades()  # edited since the app started?
             self.closed.clear()
             self.error, self.opened_in, self.layout = None, None, {}
-            window = PaletteProcess(self._event, self._window_closed, on_idle=self.controller.reload_shades)
-            self._opened_at = time.monotonic()
+            window = _take_spare() or PaletteProcess()
+            window.on_event, window.on_closed = self._event, self._window_closed
+            window.on_idle = self.controller.reload_shades
+            self._opened_at = time.monotonic()  # a prestarted process was faster: this times the open itself
             try:
                 window.start(self._state())
             except Exception as exc:

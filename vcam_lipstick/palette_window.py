@@ -38,7 +38,7 @@ def _ppm(width: int, height: int, rgb: bytes) -> bytes:
 class PaletteWindow:
     """The window (in the child process). Every Tk call happens on the thread that created it."""
 
-    def __init__(self, tk, state: PaletteState, states, events, thumbs):
+    def __init__(self, tk, root, state: PaletteState, states, events, thumbs):
         self.tk = tk
         self.states = states  # multiprocessing.Queue: PaletteState, "raise", or None to close
         self.events = events  # Connection: events back to the app (see ``palette``)
@@ -49,7 +49,7 @@ class PaletteWindow:
         self._shown = False
         self._intensity_job = None
         self._images: dict[str, object] = {}  # Tk drops an image nobody references
-        self.root = root = tk.Tk()
+        self.root = root
         root.title(TITLE)
         root.resizable(False, False)
         root.protocol("WM_DELETE_WINDOW", self.close)
@@ -318,18 +318,40 @@ class PaletteWindow:
             pass
 
 
+def _first_state(states) -> PaletteState | None:
+    """Wait for the state to show first; None when the app closes the window first or is gone."""
+    import multiprocessing
+
+    while True:
+        try:
+            message = states.get(timeout=0.2)
+        except queue.Empty:
+            parent = multiprocessing.parent_process()
+            if parent is not None and not parent.is_alive():
+                return None
+            continue
+        if message is None or isinstance(message, PaletteState):
+            return message
+
+
 def window_main(states, events, thumbs) -> None:
-    """The palette's process: Tk on this process's main thread until closed or the app is gone."""
+    """The palette's process: Tk on this process's main thread until closed or the app is gone.
+
+    Tk starts before the first state arrives (the app may still be loading), hidden until built."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the app's to handle; it closes us
     try:
-        state = states.get(timeout=10)
-        if state is None:
-            return
         import tkinter as tk
 
-        window = PaletteWindow(tk, state, states, events, thumbs)
+        root = tk.Tk()
+        root.withdraw()
+        state = _first_state(states)
+        if state is None:
+            root.destroy()
+            return
+        window = PaletteWindow(tk, root, state, states, events, thumbs)
+        root.deiconify()
     except Exception as exc:  # no tkinter, or Tk cannot reach the display
         try:
             events.send(("error", f"{type(exc).__name__}: {exc}".splitlines()[0]))
