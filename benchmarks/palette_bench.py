@@ -36,6 +36,8 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before anything imports o
 
 
 def start_xvfb() -> tuple[subprocess.Popen, str]:
+    if not shutil.which("Xvfb"):
+        raise SystemExit("no DISPLAY and no Xvfb to start one (apt install xvfb)")
     read_end, write_end = os.pipe()
     proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                             pass_fds=(write_end,), stderr=subprocess.DEVNULL)
@@ -137,7 +139,8 @@ def cli_open_seconds(display: str, config: Path) -> float | None:
         return None
     env = dict(os.environ, DISPLAY=display, VCAM_LIPSTICK_CONFIG=str(config), VCAM_LIPSTICK_LOGS=str(config / "logs"))
     def shown() -> bool:
-        return subprocess.run(["xdotool", "search", "--name", TITLE], env=env, capture_output=True).stdout.strip() != b""
+        found = subprocess.run(["xdotool", "search", "--name", TITLE], env=env, capture_output=True)
+        return found.stdout.strip() != b""
 
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "vcam_lipstick", "palette"], env=env, stderr=subprocess.DEVNULL)
@@ -254,7 +257,8 @@ def main() -> int:
     print(f"app CPU rise with the palette open, whole process: mean {result['rise_percent_of_core_mean']:+.2f}% "
           f"of one core (stdev between rounds {result['rise_percent_of_core_stdev']:.2f})")
     print(f"attributed to the palette: {result['attributed_percent_of_core']:.2f}% of one core (the frame tap "
-          f"{result['tap_ms_per_s_open'] / 10:.2f}% + its threads in the app {result['palette_threads_ms_per_s_open'] / 10:.2f}%)")
+          f"{result['tap_ms_per_s_open'] / 10:.2f}% + its threads in the app "
+          f"{result['palette_threads_ms_per_s_open'] / 10:.2f}%)")
     return 0
 
 

@@ -19,6 +19,7 @@ run "render"       python benchmarks/render_metrics.py --data "$DATA/lips/val" -
 run "stability"    python benchmarks/stability.py --json > "$OUT/stability.json"
 run "app"          python benchmarks/app_bench.py --seconds 60 --json > "$OUT/app.json"
 run "waiting"      python benchmarks/waiting_source.py --seconds 16 --json > "$OUT/waiting.json"
+run "palette"      python benchmarks/palette_bench.py --json > "$OUT/palette.json"
 if [ -n "$MPVENV" ] && [ -x "$MPVENV/bin/python" ]; then
     run "mediapipe val"    "$MPVENV/bin/python" benchmarks/mediapipe_baseline.py --data "$DATA/lips/val" \
         --video "$DATA/clips/videos/v02_woman-indoor-wide-speaking.mp4" --json > "$OUT/mediapipe_val.json"

@@ -306,7 +306,10 @@ def cmd_palette(args) -> int:
     from .settings import SettingsStore, log_dir
     from .system import AlreadyRunning, SingleInstance, setup_logging
 
-    if not (sys.platform.startswith(("win", "darwin")) or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    # devices.sinks.display_available's test, without importing numpy before the window's process starts
+    has_display = sys.platform.startswith(("win", "darwin")) or os.environ.get("DISPLAY") or \
+        os.environ.get("WAYLAND_DISPLAY")
+    if not has_display:
         raise CliError("no display for the palette window (DISPLAY is not set)")
     setup_logging(log_dir(), args.verbose, console=False)  # the window names problems with shades.json itself
     store = SettingsStore()
