@@ -220,6 +220,26 @@ def test_shades_entry_opens_one_palette_and_quitting_the_app_closes_it(tmp_path,
     assert not pid_alive(pid)
 
 
+def test_the_controls_window_offers_shades_and_its_click_opens_the_palette(tmp_path, child_log, monkeypatch):
+    """Where the tray has no menu, the Tk controls window shows the menu as data; Shades… opens the palette."""
+    import pickle
+
+    from vcam_lipstick.menu import resolve, screen_of
+
+    monkeypatch.setattr(palette_window, "window_main", palette_child.watch)
+    c = Controller(SettingsStore(tmp_path), notify=lambda m: None, tracker_factory=lambda: None)
+    screen = pickle.loads(pickle.dumps(screen_of(c.menu(), c.shade().hex)))  # as the window gets it
+    item = next(i for i in screen.items if i.text == "Shades…")
+    assert item.clickable
+    resolve(c.menu(), item.path, item.text).action()  # what the tray does with the window's click
+    try:
+        assert wait_until(lambda: c.palette.opened_in is not None)
+        assert c.palette.is_open
+    finally:
+        c.stop()
+    assert read_log(child_log)["closed_by_app"]
+
+
 def test_a_palette_that_cannot_open_is_told_and_can_be_opened_again(tmp_path, monkeypatch):
     monkeypatch.setattr(palette_window, "window_main", palette_child.cannot_open)
     notes = []
