@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from vcam_lipstick.model.detector import Face
-from vcam_lipstick.model.tracker import blend_probs, box_from_face, mouth_covers, mouth_fits_face, smooth_box
+from vcam_lipstick.model.tracker import (RETRY_MAX_FACE_WIDTH, blend_probs, box_from_face, mouth_covers,
+                                         mouth_fits_face, smooth_box)
 from vcam_lipstick.processing.geometry import MouthBox
 from vcam_lipstick.processing.mask import lip_pixels
 from vcam_lipstick.processing.metrics import iou
@@ -174,6 +175,10 @@ def test_lips_must_lie_in_the_lower_part_of_their_face():
     assert not mouth_fits_face(MouthBox(200, 150, 80, 30, 0.0), face)  # on the eyes
     assert not mouth_fits_face(MouthBox(420, 290, 80, 30, 0.0), face)  # beside the face
     assert not mouth_fits_face(MouthBox(200, 290, 190, 60, 0.0), face)  # wider than a mouth can be
+    # A wide retry crop over a small face can take the mouth and the skin around it for lips (a ring):
+    # lips that wide (65% of the face) are refused from a retry, though a first crop may find them.
+    ring = MouthBox(200, 290, 130, 45, 0.0)
+    assert mouth_fits_face(ring, face) and not mouth_fits_face(ring, face, RETRY_MAX_FACE_WIDTH)
 
 
 def test_mouth_covers_points_in_its_rotated_box():
@@ -217,3 +222,36 @@ def test_covering_the_mouth_mid_call_removes_the_lipstick_at_once(tracker, demo_
     wait = tracker.options.idle_detect_every
     back = [lip_pixels(tracker.process(demo_frame), demo_frame.shape).any() for _ in range(wait + 3)]
     assert all(back[wait:]), f"lipstick did not come back within {wait} frames of uncovering"
+
+
+def with_finger(frame, tip, width, skin):
+    """The frame with a shaded, skin-coloured finger reaching up from below the frame to ``tip``."""
+    layer = np.zeros(frame.shape[:2], np.float32)
+    cv2.line(layer, (int(tip[0]), int(tip[1])), (int(tip[0]) + 40, frame.shape[0] + 50), 1.0, width, cv2.LINE_AA)
+    covered = layer >= 0.5
+    shade = cv2.GaussianBlur(layer, (0, 0), width / 4.0)[..., None]
+    out = frame.astype(np.float32) * (1 - layer[..., None]) + (skin * (0.6 + 0.4 * shade)) * layer[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8), covered
+
+
+def test_a_finger_sliding_over_the_mouth_never_gets_lipstick(tracker, demo_frame):
+    """Live: on every frame the finger moves further over the lips, none of it is painted, and the
+    lipstick on the lips it leaves uncovered stays."""
+    lips = lip_pixels(tracker.segment_image(demo_frame), demo_frame.shape)
+    ys, xs = np.nonzero(lips)
+    skin = np.median(demo_frame[ys.min() - 40 : ys.min() - 25, xs.min() : xs.max()].reshape(-1, 3), axis=0)
+    width = int(0.25 * np.ptp(xs))
+    tracker.reset()
+    for _ in range(5):
+        tracker.process(demo_frame)
+    cx = int(xs.mean())
+    for tip_y in np.linspace(ys.max() + 30, ys.min() - 10, 8):
+        frame, finger = with_finger(demo_frame, (cx, tip_y), width, skin)
+        painted = lip_pixels(tracker.process(frame), frame.shape)
+        # The finger less its 2-pixel rim, where the lipstick's feathered edge meets it.
+        hidden = cv2.erode(finger.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & lips
+        if np.count_nonzero(hidden) >= 50:
+            share = np.count_nonzero(painted & hidden) / np.count_nonzero(hidden)
+            assert share <= 0.02, f"{share:.0%} of the finger over the lips got lipstick (tip at y={tip_y:.0f})"
+        visible = lips & ~cv2.dilate(finger.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        assert np.count_nonzero(painted & visible) >= 0.6 * np.count_nonzero(visible)

@@ -28,8 +28,14 @@ ACQUIRE_CONTEXT = 1.3
 # When that crop shows no lips (corners far off, e.g. on a yawn), retry with boxes sized from the face:
 # mouths span 24-55% of the detector's face width on the training faces, median 40%.
 ACQUIRE_RETRY_FACE_WIDTHS = (0.45, 0.8)
+# Lips a retry crop finds may span at most this share of the face's width (training mouths: 24-55%).
+# Wider ones are a small face's mouth and the skin around it taken together: a ring of lipstick.
+RETRY_MAX_FACE_WIDTH = 0.6
 
 REFINE_MAX_PASSES = 4
+# A crop never magnifies a mouth narrower than this (frame pixels) to the usual 60% of its width:
+# more zoom only blurs a tiny mouth away, and the network then loses it or takes its surroundings for lips.
+MIN_CROP_MOUTH_PX = 16.0
 MIN_MOUTH_PIXELS = 60  # crop pixels of mouth classes below which the mouth counts as lost
 MOUTH_THRESHOLD = 0.5
 
@@ -56,13 +62,13 @@ def acquisition_boxes(face: Face) -> list[MouthBox]:
     return [box.scaled(ACQUIRE_CONTEXT), *(box.scaled(f * face_width / box.width) for f in ACQUIRE_RETRY_FACE_WIDTHS)]
 
 
-def mouth_fits_face(mouth: MouthBox, face: Face) -> bool:
-    """Lips found for a face lie in its lower part and are narrower than it (on the training faces:
-    centre at 18-79% of the face box's width and 66-85% of its height, width <= 55%)."""
+def mouth_fits_face(mouth: MouthBox, face: Face, max_width: float = 0.8) -> bool:
+    """Lips found for a face lie in its lower part and are narrower than ``max_width`` of it (on the
+    training faces: centre at 18-79% of the face box's width and 66-85% of its height, width <= 55%)."""
     x0, y0, x1, y1 = face.box
     w, h = x1 - x0, y1 - y0
     return (x0 + 0.05 * w <= mouth.cx <= x1 - 0.05 * w and y0 + 0.45 * h <= mouth.cy <= y1 + 0.15 * h
-            and mouth.width <= 0.8 * w)
+            and mouth.width <= max_width * w)
 
 
 def mouth_covers(mouth: MouthBox, x: float, y: float) -> bool:
@@ -86,6 +92,11 @@ def mouth_box_of(result: CropResult, previous_angle: float) -> MouthBox | None:
     span_x, span_y = np.ptp(xs) + 1, np.ptp(ys) + 1
     hint = None if span_x > 1.6 * span_y else previous_angle
     return box_from_points(fx, fy, hint)
+
+
+def crop_box(box: MouthBox) -> MouthBox:
+    """The box to cut the network's crop from: the mouth's own, or wider for a tiny mouth."""
+    return box if box.width >= MIN_CROP_MOUTH_PX else box.scaled(MIN_CROP_MOUTH_PX / max(box.width, 1.0))
 
 
 def smooth_box(prev: MouthBox, new: MouthBox) -> MouthBox:
@@ -168,7 +179,7 @@ class LipTracker:
         result = None
         for i in range(REFINE_MAX_PASSES):
             t = time.perf_counter()
-            result = self.segmenter.segment(frame, box, flip_average=still)
+            result = self.segmenter.segment(frame, crop_box(box), flip_average=still)
             self.times.infer += time.perf_counter() - t
             found = mouth_box_of(result, box.angle)
             if found is None:
@@ -184,7 +195,7 @@ class LipTracker:
         boxes = acquisition_boxes(face)
         for i, box in enumerate(boxes):
             track = self._refine(frame, box, still=still)
-            if track is None or not mouth_fits_face(track.box, face):
+            if track is None or not mouth_fits_face(track.box, face, 0.8 if i == 0 else RETRY_MAX_FACE_WIDTH):
                 continue
             # The wide retry crops can take an edge (a covered mouth's, the chin) for lips: keep only
             # lips over the spot the mouth corners point at.
@@ -210,7 +221,7 @@ class LipTracker:
     # -- tracking ---------------------------------------------------------------------------
     def _step(self, frame: np.ndarray, track: Track) -> Track | None:
         t = time.perf_counter()
-        result = self.segmenter.segment(frame, track.box)
+        result = self.segmenter.segment(frame, crop_box(track.box))
         self.times.infer += time.perf_counter() - t
         t = time.perf_counter()
         if self.options.smoothing and track.result is not None:

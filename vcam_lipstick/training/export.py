@@ -91,5 +91,7 @@ def lip_spec(cfg: CropConfig, metrics: dict, architecture: str, name: str = "lip
 def export_checkpoint(ckpt_path: Path, models_dir: Path) -> Path:
     model, ckpt = load_trained(ckpt_path)
     config = ckpt.get("config", {})
-    metrics = {f"crop_val_{k}": v for k, v in ckpt.get("metrics", {}).items() if k.endswith("iou")}
+    # best.pt carries its epoch's metrics; last.pt (the end of the schedule) its whole history.
+    scores = ckpt.get("metrics") or (ckpt.get("history") or [{}])[-1]
+    metrics = {f"crop_val_{k}": v for k, v in scores.items() if k.endswith("iou")}
     return export_onnx(model, lip_spec(CropConfig.from_run(config), metrics, model.describe()), models_dir)
