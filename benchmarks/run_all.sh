@@ -12,6 +12,11 @@ run() { echo "== $1" >&2; shift; "$@"; }
 run "eval val"     vcam-lipstick eval --data "$DATA/lips/val" --json --report "$OUT/report_val" > "$OUT/eval_val.json"
 [ -d "$OUT/webcam_val" ] || vcam-lipstick synth --data "$DATA/lips/val" --out "$OUT/webcam_val" 2>/dev/null
 run "eval webcam"  vcam-lipstick eval --data "$OUT/webcam_val" --json --report "$OUT/report_webcam" > "$OUT/eval_webcam.json"
+[ -d "$OUT/occluded_val" ] || vcam-lipstick synth --data "$DATA/lips/val" --out "$OUT/occluded_val" --occlude --aligned 2>/dev/null
+run "eval occluded"  vcam-lipstick eval --data "$OUT/occluded_val" --json --report "$OUT/report_occluded" > "$OUT/eval_occluded.json"
+[ -d "$OUT/occluded_webcam" ] || vcam-lipstick synth --data "$DATA/lips/val" --out "$OUT/occluded_webcam" --occlude 2>/dev/null
+run "eval occluded webcam" vcam-lipstick eval --data "$OUT/occluded_webcam" --json > "$OUT/eval_occluded_webcam.json"
+run "envelope"     python benchmarks/acquisition_envelope.py --json > "$OUT/envelope.json"
 run "bench demo"   vcam-lipstick bench --json > "$OUT/bench_demo.json"
 run "bench clip"   vcam-lipstick bench --video "$DATA/clips/videos/v02_woman-indoor-wide-speaking.mp4" --json > "$OUT/bench_v02.json"
 run "clips"        python benchmarks/clips_bench.py --json > "$OUT/clips.json"
