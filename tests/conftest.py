@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,12 @@ def isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if sys.platform == "win32":  # start at login writes the per-user Run key: a fake registry instead
+        from test_platform import FakeWinreg
+
+        monkeypatch.setitem(sys.modules, "winreg", FakeWinreg())
+    if sys.platform == "darwin":  # ~/Library/LaunchAgents
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 @pytest.fixture(scope="session")
