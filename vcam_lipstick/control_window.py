@@ -10,10 +10,10 @@ own UI thread. Closing the window quits the app, as before.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable
 
+from .child_window import ChildWindow
 from .menu import Item, Screen
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 POLL_MS = 100
 
 
-class ControlWindow:
+class ControlWindow(ChildWindow):
     """The window (in the child process). Every Tk call happens on the thread that created it."""
 
     def __init__(self, tk, screens, events):
@@ -30,45 +30,19 @@ class ControlWindow:
         self.events = events  # Connection: ("click", path, text) and ("closed",) go back to the app
         self.root = tk.Tk()
         self.root.title("Lipstick Cam")
-        self.root.protocol("WM_DELETE_WINDOW", self._close_clicked)
+        self.root.protocol("WM_DELETE_WINDOW", self.close)
         self.frame = None
         self._vars: list = []  # Tk variables must outlive rebuild() or their check marks vanish
         self.root.after(POLL_MS, self._poll)
 
     def _poll(self) -> None:
         """Show the newest screen; end when the app says so or is gone (also lets Python run signal handlers)."""
-        import multiprocessing
-
-        latest = None
-        try:
-            while True:
-                screen = self.screens.get_nowait()
-                if screen is None:
-                    self.root.quit()
-                    return
-                latest = screen
-        except queue.Empty:
-            pass
-        except (EOFError, OSError):
-            self.root.quit()
+        screens = self.drain(self.screens)
+        if screens is None:
             return
-        parent = multiprocessing.parent_process()
-        if parent is not None and not parent.is_alive():
-            self.root.quit()
-            return
-        if latest is not None:
-            self.rebuild(latest)
+        if screens:
+            self.rebuild(screens[-1])
         self.root.after(POLL_MS, self._poll)
-
-    def _send(self, message: tuple) -> None:
-        try:
-            self.events.send(message)
-        except (OSError, ValueError):  # the app is gone
-            self.root.quit()
-
-    def _close_clicked(self) -> None:
-        self._send(("closed",))
-        self.root.quit()
 
     def _command(self, item: Item) -> Callable[[], None] | None:
         return (lambda: self._send(("click", item.path, item.text))) if item.clickable else None
@@ -119,13 +93,6 @@ class ControlWindow:
                 menu.add_checkbutton(label=item.text, command=self._command(item), variable=var)
             else:
                 menu.add_command(label=item.text, command=self._command(item))
-
-    def run(self) -> None:
-        self.root.mainloop()
-        try:
-            self.root.destroy()
-        except Exception:
-            pass
 
 
 def window_main(screens, events) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 
+from .child_window import ChildWindow
 from .palette import COLUMNS, PaletteState, Swatch, neighbour
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def _ppm(width: int, height: int, rgb: bytes) -> bytes:
     return b"P6 %d %d 255\n" % (width, height) + rgb
 
 
-class PaletteWindow:
+class PaletteWindow(ChildWindow):
     """The window (in the child process). Every Tk call happens on the thread that created it."""
 
     def __init__(self, tk, root, state: PaletteState, states, events, thumbs):
@@ -266,30 +267,17 @@ class PaletteWindow:
 
     def _poll(self) -> None:
         """Show the newest state and thumbnail; close when the app says so or is gone."""
-        import multiprocessing
-
+        messages = self.drain(self.states)
+        if messages is None:
+            return
         latest = None
-        try:
-            while True:
-                message = self.states.get_nowait()
-                if message is None:
-                    self.root.quit()
-                    return
-                if message == "raise":
-                    self.root.deiconify()
-                    self.root.lift()
-                    self.root.focus_force()
-                else:
-                    latest = message
-        except queue.Empty:
-            pass
-        except (EOFError, OSError):
-            self.root.quit()
-            return
-        parent = multiprocessing.parent_process()
-        if parent is not None and not parent.is_alive():
-            self.root.quit()
-            return
+        for message in messages:
+            if message == "raise":
+                self.root.deiconify()
+                self.root.lift()
+                self.root.focus_force()
+            else:
+                latest = message
         if latest is not None:
             self._apply_state(latest)
         try:
@@ -299,23 +287,6 @@ class PaletteWindow:
         if thumbnails is not None and self.state.live:
             self._show_thumbnails(thumbnails)
         self.root.after(POLL_MS, self._poll)
-
-    def _send(self, message: tuple) -> None:
-        try:
-            self.events.send(message)
-        except (OSError, ValueError):  # the app is gone
-            self.root.quit()
-
-    def close(self) -> None:
-        self._send(("closed",))
-        self.root.quit()
-
-    def run(self) -> None:
-        self.root.mainloop()
-        try:
-            self.root.destroy()
-        except Exception:
-            pass
 
 
 def _first_state(states) -> PaletteState | None:
