@@ -208,8 +208,10 @@ def main() -> int:
     demo_labels = np.zeros(frame.shape[:2], np.uint8)
     for m in masks:
         m.paint_labels(demo_labels)
-    result["ombre_demo_tracked_masks"] = summarise_ombre(
-        [e for finish in Finish for e in ombre_errors(frame, masks, demo_labels, renderer, book, finish)])
+    per_finish = {finish.value: ombre_errors(frame, masks, demo_labels, renderer, book, finish) for finish in Finish}
+    result["ombre_demo_tracked_masks"] = summarise_ombre([e for errors in per_finish.values() for e in errors])
+    result["ombre_demo_inner_vs_B_worst_pair_per_finish"] = {
+        finish: round(max(e["inner_vs_B"] for e in errors), 2) for finish, errors in per_finish.items()}
     added = {}
     outer, inner_shade = book.get(OMBRE_PAIRS[0][0]), book.get(OMBRE_PAIRS[0][1])
     for finish in Finish:

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import ellipse_labels
 from vcam_lipstick.processing.mask import LipMask
-from vcam_lipstick.processing.render import LipRenderer, lip_alpha, rgb_to_lab
+from vcam_lipstick.processing.render import LipRenderer, gamut_band, lip_alpha, rgb_to_lab
 from vcam_lipstick.processing.shades import Finish, Look, Shade
 
 RED = Shade("Test Red", "reds", (192, 20, 30), Finish.MATTE)
@@ -131,3 +131,21 @@ def test_known_lab_patch_maps_to_the_shade_lab():
 def test_render_rejects_wrong_dtype():
     with pytest.raises(TypeError):
         LipRenderer().render(np.zeros((4, 4, 3), np.float32), [], Look(RED, Finish.MATTE, 1.0))
+
+
+@pytest.mark.parametrize("lip_L, rgb", [(80.0, (255, 140, 105)), (25.0, (240, 60, 150))])
+def test_a_shade_keeps_its_colour_on_lips_too_bright_or_dark_for_it(lip_L, rgb):
+    """sRGB shows a saturated shade only over a band of lightness (a peach coral up to L* 70, a hot pink
+    from L* 42). On lips lit outside that band the shade's a*b* must survive, not clip to a dull tone."""
+    labels = ellipse_labels()
+    frame = np.full(labels.shape + (3,), 128, np.uint8)
+    lip = np.array([[[lip_L, 12.0, 8.0]]], np.float32)
+    frame[(labels == 1) | (labels == 2)] = np.clip(cv2.cvtColor(lip, cv2.COLOR_Lab2BGR) * 255 + 0.5, 0, 255)[0, 0]
+    out = LipRenderer().render(frame.copy(), [LipMask.from_labels(labels)],
+                               Look(Shade("x", "custom", rgb), Finish.MATTE, 1.0))
+    core = cv2.erode(((labels == 1) | (labels == 2)).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    got = np.median(lab_of(out)[core], axis=0)
+    target = rgb_to_lab(rgb)
+    assert np.hypot(*(got[1:] - target[1:])) < 3.0, (got, target)
+    low, high = gamut_band(target[1], target[2])
+    assert low <= got[0] <= high

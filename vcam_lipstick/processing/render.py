@@ -12,6 +12,8 @@ Only the mouth region is touched. Per region:
 
 from __future__ import annotations
 
+from functools import cache
+
 import cv2
 import numpy as np
 
@@ -41,6 +43,52 @@ def _sparkle_texture() -> np.ndarray:
 
 
 _SPARKLE = _sparkle_texture()
+
+# sRGB holds a saturated colour only over a band of lightness: Peach Coral's a*b* between L* 23 and 70,
+# Hot Pink's between 42 and 62. A lip lit brighter or darker than that would have its colour clipped
+# by the conversion back to BGR (a washed-out tan for Peach Coral on bright lips), so lightness is eased
+# into the band instead, keeping the shade's hue and chroma. Table of the band per (a*, b*):
+_GAMUT_AB = (-64.0, 96.0, 4.0)  # a* and b* from, to, step
+_GAMUT_KNEE = 4.0  # L* units over which a pixel's lightness is eased into the band (detail kept inside)
+_GAMUT_MARGIN = 8.0  # the lips' mean lightness stays this far inside the band: room for their detail
+
+
+@cache
+def _gamut_bands() -> tuple[np.ndarray, np.ndarray]:
+    """(lowest, highest) L* at which each (a*, b*) of the table is in the sRGB gamut; where no L*
+    holds it, both are the L* that comes closest."""
+    lo_ab, hi_ab, step = _GAMUT_AB
+    ab = np.arange(lo_ab, hi_ab + step / 2, step, dtype=np.float32)
+    lightness = np.arange(0.0, 100.5, 1.0, dtype=np.float32)
+    grid = np.stack(np.meshgrid(lightness, ab, ab, indexing="ij"), axis=-1)  # (L, a, b, 3)
+    flat = grid.reshape(len(lightness), -1, 3)
+    back = cv2.cvtColor(cv2.cvtColor(flat, cv2.COLOR_Lab2BGR), cv2.COLOR_BGR2Lab)  # float BGR is clipped to 0-1
+    error = np.abs(back[..., 1:] - flat[..., 1:]).max(axis=-1).reshape(len(lightness), len(ab), len(ab))
+    inside = error < 1.5
+    closest = lightness[error.argmin(axis=0)]
+    low = np.where(inside.any(axis=0), lightness[inside.argmax(axis=0)], closest)
+    high = np.where(inside.any(axis=0), lightness[len(lightness) - 1 - inside[::-1].argmax(axis=0)], closest)
+    return low.astype(np.float32), high.astype(np.float32)
+
+
+def gamut_band(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest L* (a little inside) at which sRGB shows the chroma (a*, b*); arrays or scalars."""
+    low_table, high_table = _gamut_bands()
+    lo_ab, _, step = _GAMUT_AB
+    last = low_table.shape[0] - 1
+    ia = np.clip(np.rint((np.asarray(a) - lo_ab) / step), 0, last).astype(np.intp)
+    ib = np.clip(np.rint((np.asarray(b) - lo_ab) / step), 0, last).astype(np.intp)
+    low, high = low_table[ia, ib] + 1.0, high_table[ia, ib] - 1.0
+    return low, np.maximum(high, low)
+
+
+def _ease_into(value: np.ndarray, low, high, knee: float) -> np.ndarray:
+    """``value`` unchanged inside [low + knee, high - knee], eased smoothly to at most ``low``/``high``."""
+    knee = np.maximum(np.minimum(knee, (high - low) / 2), 0.25)  # a narrow band: a shorter easing
+    top = high - knee
+    value = np.where(value > top, top + knee * np.tanh((value - top) * (1.0 / knee)), value)
+    bottom = low + knee
+    return np.where(value < bottom, bottom - knee * np.tanh((bottom - value) * (1.0 / knee)), value)
 
 
 def _feather(alpha: np.ndarray, mouth_width: float) -> np.ndarray:
@@ -92,6 +140,14 @@ def _finish_detail(detail: np.ndarray, finish: Finish) -> np.ndarray:
     return detail
 
 
+def _lit_within_gamut(target: np.ndarray, exposure: float) -> tuple[float, float, float]:
+    """The shade's (L*, a*, b*) under the lips' exposure, its lightness kept far enough inside the band
+    where sRGB shows its chroma that the lip's own shading and detail fit around it."""
+    low, high = (float(v) for v in gamut_band(target[1], target[2]))
+    margin = min(_GAMUT_MARGIN, (high - low) / 2)
+    return float(np.clip(target[0] * exposure, low + margin, high - margin)), float(target[1]), float(target[2])
+
+
 class LipRenderer:
     """Applies a ``Look`` to the lip regions of a frame, in place. Holds no state between calls."""
 
@@ -128,20 +184,26 @@ class LipRenderer:
 
         exposure = float(np.clip((L_mean / REFERENCE_LIP_L) ** 0.5, 0.6, 1.15))
         target = rgb_to_lab(look.shade.rgb)
-        target_L, target_a, target_b = target[0] * exposure, target[1], target[2]
+        target_L, target_a, target_b = _lit_within_gamut(target, exposure)
+        low, high = gamut_band(target_a, target_b)
         if look.ombre is not None:
             probs = mask.alpha[y0:y1, x0:x1]
             lips = probs[..., 0] + probs[..., 1]
-            inner = rgb_to_lab(look.ombre.rgb)
+            inner_L, inner_a, inner_b = _lit_within_gamut(rgb_to_lab(look.ombre.rgb), exposure)
+            inner_low, inner_high = gamut_band(inner_a, inner_b)
             w_in = ombre_weight(lips + probs[..., 2] > 0.5, lips > 0.5)
-            target_L = target_L + (inner[0] - target[0]) * exposure * w_in
-            target_a = target_a + (inner[1] - target[1]) * w_in
-            target_b = target_b + (inner[2] - target[2]) * w_in
+            target_L = target_L + (inner_L - target_L) * w_in
+            target_a = target_a + (inner_a - target_a) * w_in
+            target_b = target_b + (inner_b - target_b) * w_in
+            low = low + (inner_low - low) * w_in
+            high = high + (inner_high - high) * w_in
         # Local detail around a smooth base; the base carries the large-scale shading, scaled to the shade.
         base = cv2.GaussianBlur(L, (0, 0), max(1.0, 0.04 * mask.mouth_width))
         detail = _finish_detail(L - base, look.finish)
         shading = (base - L_mean) * np.clip(target_L / max(L_mean, 1.0), 0.7, 1.2)
-        new_L = target_L + shading + detail
+        # Into the band where sRGB shows the shade's chroma; gloss and shimmer highlights, added below,
+        # whiten as they brighten, as real highlights do.
+        new_L = _ease_into(target_L + shading + detail, low, high, _GAMUT_KNEE)
 
         chroma_keep = 0.15
         new_a = target_a + chroma_keep * (a - a_mean)
