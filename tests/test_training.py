@@ -141,7 +141,7 @@ def test_low_resolution_crops_are_filtered_like_a_camera_when_asked():
                                lowres_interp=mode)
     assert np.array_equal(crops["lowpass"][1], crops["bilinear"][1])  # the labels do not depend on it
     # Aliased stripes show as bands across the crop's columns; sensor noise averages out down a column.
-    bands = {mode: crop.astype(np.float32).mean(axis=(0, 2)).std() for mode, (crop, _) in crops.items()}
+    bands = {mode: crop.astype(np.float32).mean(axis=(0, 2)).std() for mode, (crop, _, _) in crops.items()}
     assert bands["lowpass"] < 0.25 * bands["bilinear"]
 
 

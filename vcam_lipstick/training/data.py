@@ -129,8 +129,9 @@ def _photometric(crop: np.ndarray, rng: np.random.Generator, tone_p: float = 0.0
 def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig, rng: np.random.Generator | None,
              flip: bool = False, lowres_p: float = 0.5, min_mouth_px: float = 18.0,
              lowres_interp: str = "bilinear", occlude_p: float = 0.0, skins: list[np.ndarray] | None = None,
-             tone_p: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a (H, W, 3) BGR crop and its (H, W) label crop for ``box``; augment when ``rng`` is given.
+             tone_p: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut a (H, W, 3) BGR crop, its (H, W) label crop and an (H, W) bool mask of the lips an occluder
+    hides, for ``box``; augment when ``rng`` is given.
 
     ``lowres_interp`` is how a low-resolution crop is shrunk: "bilinear" samples without a low-pass
     filter (aliased, as apps that scale cheaply or sensors that skip lines); "lowpass" blurs first, as a
@@ -166,11 +167,14 @@ def cut_crop(image: np.ndarray, mask: np.ndarray, box: MouthBox, cfg: CropConfig
     else:
         crop = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=border)
     labels = cv2.warpAffine(mask, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    hidden = np.zeros(labels.shape, bool)
     if rng is not None and occlude_p and rng.random() < occlude_p:
-        crop, labels = _occlude_crop(crop, labels, cfg, rng, skins, shrink)
+        crop, visible = _occlude_crop(crop, labels, cfg, rng, skins, shrink)
+        hidden = (labels > 0) & (visible == 0)
+        labels = visible
     if rng is not None:
         crop = _photometric(crop, rng, tone_p)
-    return crop, labels
+    return crop, labels, hidden
 
 
 def _occlude_crop(crop, labels, cfg: CropConfig, rng, skins, shrink: float):
@@ -193,10 +197,14 @@ def normalise(crop: np.ndarray, cfg: CropConfig) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
-def edge_weights(labels: np.ndarray) -> np.ndarray:
-    """Per-pixel loss weight: 3 on class boundaries (where lipstick edges are judged), 1 elsewhere."""
+def edge_weights(labels: np.ndarray, hidden: np.ndarray | None = None, hidden_weight: float = 1.0) -> np.ndarray:
+    """Per-pixel loss weight: 3 on class boundaries (where lipstick edges are judged), 1 elsewhere;
+    ``hidden_weight`` times that on lips an occluder hides (lipstick there lands on a finger or a mug)."""
     grad = cv2.morphologyEx(labels, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
-    return np.where(grad > 0, 3.0, 1.0).astype(np.float32)
+    weights = np.where(grad > 0, 3.0, 1.0).astype(np.float32)
+    if hidden is not None and hidden_weight != 1.0:
+        weights[hidden] *= hidden_weight
+    return weights
 
 
 class CropDataset:
@@ -204,7 +212,8 @@ class CropDataset:
 
     def __init__(self, store: FaceStore, cfg: CropConfig, train: bool, seed: int = 0, lowres_p: float = 0.5,
                  min_mouth_px: float = 18.0, lowres_interp: str = "bilinear", wide_scale_p: float = 0.0,
-                 occlude_p: float = 0.0, tone_p: float = 0.0):
+                 occlude_p: float = 0.0, tone_p: float = 0.0, hidden_weight: float = 1.0):
+        self.hidden_weight = hidden_weight
         self.store, self.cfg, self.train, self.seed, self.lowres_p = store, cfg, train, seed, lowres_p
         self.min_mouth_px, self.lowres_interp, self.wide_scale_p = min_mouth_px, lowres_interp, wide_scale_p
         self.occlude_p, self.tone_p = occlude_p, tone_p
@@ -225,11 +234,11 @@ class CropDataset:
             if rng.random() < 0.04:  # a crop that missed the mouth: teach "no lips here"
                 off = rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 1.6) * box.width
                 box = MouthBox(box.cx, box.cy + off, box.width, box.height, box.angle)
-            crop, labels = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, rng,
+            crop, labels, hidden = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, rng,
                                     flip=bool(rng.random() < 0.5), lowres_p=self.lowres_p,
                                     min_mouth_px=self.min_mouth_px, lowres_interp=self.lowres_interp,
                                     occlude_p=self.occlude_p, skins=self.store.skins, tone_p=self.tone_p)
         else:
             box = jitter_box(box, rng, strength=0.5)
-            crop, labels = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, None)
-        return normalise(crop, self.cfg), labels.astype(np.int64), edge_weights(labels)
+            crop, labels, hidden = cut_crop(self.store.images[i], self.store.masks[i], box, self.cfg, None)
+        return normalise(crop, self.cfg), labels.astype(np.int64), edge_weights(labels, hidden, self.hidden_weight)

@@ -150,7 +150,8 @@ def train(args: argparse.Namespace) -> Path:
     val_store = FaceStore(Path(args.data), "val", limit=args.limit)
     train_set = CropDataset(train_store, cfg, train=True, seed=args.seed, lowres_p=args.lowres_p,
                             min_mouth_px=args.min_mouth_px, lowres_interp=args.lowres_interp,
-                            wide_scale_p=args.wide_scale_p, occlude_p=args.occlude_p, tone_p=args.tone_p)
+                            wide_scale_p=args.wide_scale_p, occlude_p=args.occlude_p, tone_p=args.tone_p,
+                            hidden_weight=args.hidden_weight)
     val_set = CropDataset(val_store, cfg, train=False, seed=args.seed)
     log.info("train %d faces, val %d faces", len(train_set), len(val_set))
 
@@ -261,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of crops whose box is 0.5-2x the mouth, as acquisition boxes can be")
     parser.add_argument("--occlude-p", type=bounded(float, 0.0, 1.0, "occlude-p"), default=0.0,
                         help="share of crops with a synthetic occluder (finger, microphone, cup...) over the mouth")
+    parser.add_argument("--hidden-weight", type=bounded(float, 1.0, 20.0, "hidden-weight"), default=1.0,
+                        help="loss weight of lips an occluder hides (with --occlude-p)")
     parser.add_argument("--tone-p", type=bounded(float, 0.0, 1.0, "tone-p"), default=0.0,
                         help="share of crops whose skin and lips are darkened or lightened together in CIELAB")
     parser.add_argument("--dark-weight", type=bounded(float, 0.1, 10.0, "dark-weight"), default=1.0,
