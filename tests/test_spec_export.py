@@ -30,7 +30,7 @@ def test_export_gate_writes_a_verified_spec_and_the_runtime_loads_it(tmp_path):
     seg = LipSegmenter(spec, onnx_path)
     frame = np.random.default_rng(0).integers(0, 255, (100, 120, 3), np.uint8)
     result = seg.segment(frame, MouthBox(60, 50, 40, 16, 0.0))
-    assert result.probs.shape == (3, 16, 32)
+    assert result.probs.shape == (16, 32, 3)
     with torch.no_grad():
         blob, _ = seg.preprocess(frame, MouthBox(60, 50, 40, 16, 0.0))
         logits = model(torch.from_numpy(blob))[0].numpy()

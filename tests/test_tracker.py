@@ -255,3 +255,37 @@ def test_a_finger_sliding_over_the_mouth_never_gets_lipstick(tracker, demo_frame
             assert share <= 0.02, f"{share:.0%} of the finger over the lips got lipstick (tip at y={tip_y:.0f})"
         visible = lips & ~cv2.dilate(finger.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
         assert np.count_nonzero(painted & visible) >= 0.6 * np.count_nonzero(visible)
+
+
+def test_a_still_mouth_skips_the_network_but_any_change_in_it_runs_it(tracker, demo_frame):
+    """A listener sits still for most of a call: while the mouth crop shows what it showed, the mask is
+    kept (and identical), not recomputed; a change as small as a lip parting a few pixels is segmented
+    on the frame it appears, and a long still spell is still re-checked."""
+    tracker.reset()
+    runs = []
+    infer = tracker.segmenter.infer
+    tracker.segmenter.infer = lambda blob: runs.append(1) or infer(blob)
+    try:
+        rng = np.random.default_rng(1)
+        for _ in range(3):
+            tracker.process(demo_frame)
+        runs.clear()
+        previous = lip_pixels(tracker.process(demo_frame), demo_frame.shape)
+        runs.clear()
+        for _ in range(30):
+            noisy = np.clip(demo_frame + rng.normal(0, 2, demo_frame.shape), 0, 255).astype(np.uint8)
+            before = len(runs)
+            lips = lip_pixels(tracker.process(noisy), demo_frame.shape)
+            if len(runs) == before:
+                assert np.array_equal(lips, previous)  # kept as it was
+            previous = lips
+        assert 2 <= len(runs) <= 10  # at most every 9th frame: re-checked, not frozen
+        runs.clear()
+        ys, xs = np.nonzero(previous)
+        parted = demo_frame.copy()
+        cy, cx = int(ys.mean()), int(xs.mean())
+        parted[cy - 2 : cy + 2, cx - 8 : cx + 8] = (40, 30, 60)  # a dark gap opening between the lips
+        tracker.process(parted)
+        assert runs == [1]
+    finally:
+        tracker.segmenter.infer = infer

@@ -132,10 +132,17 @@ class VideoInfo:
     frames: int
 
 
-def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
+def capture_file(path: Path, threads: int = 0) -> cv2.VideoCapture:
+    """OpenCV's FFmpeg capture of a file; ``threads`` decoder threads (0: FFmpeg's choice, one per core)."""
+    params = [cv2.CAP_PROP_N_THREADS, int(threads)] if threads > 0 else []
+    return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, params)
+
+
+def open_video(path: Path, threads: int = 0) -> tuple[cv2.VideoCapture, VideoInfo]:
     """A capture positioned at the first frame, and the video's size, fps and claimed frame count.
 
     ``frames`` is what the container claims (0 when it does not say); a cut file may decode fewer.
+    ``threads``: see ``capture_file``.
     """
     path = Path(path)
     if not path.is_file():
@@ -153,7 +160,7 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
         frames = probe.get(cv2.CAP_PROP_FRAME_COUNT)
     finally:
         probe.release()
-    cap = cv2.VideoCapture(str(path))
+    cap = capture_file(path, threads)
     if not cap.isOpened():
         raise MediaError(f"{path}: the video could not be opened a second time")
     info = VideoInfo(first.shape[1], first.shape[0], fps if 1.0 <= fps <= 240.0 else 30.0,

@@ -199,12 +199,15 @@ class VideoFileSource(Closable):
     """
 
     paced = False
+    # One decoder thread: FFmpeg's default (one per core) costs more CPU in all for a paced 30 fps stream
+    # (threads waking per frame), and a meeting app shares the CPU.
+    DECODER_THREADS = 1
 
     def __init__(self, path: Path, loop: bool = True):
         from ..media import MediaError, open_video
 
         try:
-            self.cap, info = open_video(Path(path))
+            self.cap, info = open_video(Path(path), self.DECODER_THREADS)
         except MediaError as exc:
             raise SourceError(str(exc)) from None
         self.path, self.loop = Path(path), loop
@@ -248,7 +251,9 @@ class VideoFileSource(Closable):
             if ok:
                 return frame
         self.cap.release()
-        self.cap = cv2.VideoCapture(str(self.path))
+        from ..media import capture_file
+
+        self.cap = capture_file(self.path, self.DECODER_THREADS)
         ok, frame = self.cap.read() if self.cap.isOpened() else (False, None)
         if not ok:
             raise SourceError(f"{self.path}: no frames can be decoded any more (was the file changed?)")

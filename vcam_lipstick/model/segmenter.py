@@ -17,12 +17,13 @@ LIP_CLASSES = ("background", "upper_lip", "lower_lip", "inner_mouth")
 
 @dataclass
 class CropResult:
-    """Class probabilities on a crop: ``probs`` (3, H, W) float32 for upper, lower, inner mouth;
+    """Class probabilities on a crop: ``probs`` (H, W, 3) float32 for upper, lower, inner mouth;
     ``matrix`` maps frame pixels to crop pixels."""
 
     probs: np.ndarray
     matrix: np.ndarray
     box: MouthBox
+    crop: np.ndarray | None = None  # the uint8 BGR crop the network saw
 
 
 class LipSegmenter:
@@ -38,39 +39,52 @@ class LipSegmenter:
         self.input_name = self.session.get_inputs()[0].name
         self.size = (spec.input_width, spec.input_height)
         self.width_fraction = float(spec.extra.get("mouth_width_fraction", 0.6))
-        self.scale = (1.0 / np.array(spec.std, np.float32)).reshape(1, 1, 3)
-        self.offset = (-np.array(spec.mean, np.float32) / np.array(spec.std, np.float32)).reshape(1, 1, 3)
+        self.scale = (1.0 / np.array(spec.std, np.float32)).reshape(3, 1, 1)
+        self.offset = (-np.array(spec.mean, np.float32) / np.array(spec.std, np.float32)).reshape(3, 1, 1)
+
+    def cut(self, frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """The (H, W, 3) uint8 crop that ``matrix`` (frame -> crop pixels) cuts from ``frame``."""
+        return cv2.warpAffine(frame, matrix, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def to_blob(self, crop: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 -> normalised (1, 3, H, W) float32 (planar first: a uint8 copy is cheap)."""
+        planes = np.ascontiguousarray(crop.transpose(2, 0, 1))
+        blob = np.empty((1, *planes.shape), np.float32)
+        np.multiply(planes, self.scale, out=blob[0], casting="unsafe")
+        blob[0] += self.offset
+        return blob
 
     def preprocess(self, frame: np.ndarray, box: MouthBox) -> tuple[np.ndarray, np.ndarray]:
         m = crop_matrix(box, *self.size, width_fraction=self.width_fraction)
-        crop = cv2.warpAffine(frame, m, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        x = crop.astype(np.float32) * self.scale + self.offset
-        return np.ascontiguousarray(x.transpose(2, 0, 1)[np.newaxis]), m
+        return self.to_blob(self.cut(frame, m)), m
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: blob})[0][0]
 
     @staticmethod
     def postprocess(logits: np.ndarray) -> np.ndarray:
-        """(4, H, W) logits -> (3, H, W) probabilities of the mouth classes."""
-        e = np.exp(logits - logits.max(axis=0, keepdims=True))
-        return (e[1:] / e.sum(axis=0, keepdims=True)).astype(np.float32)
+        """(4, H, W) logits -> (H, W, 3) float32 probabilities of the mouth classes (softmax)."""
+        e = np.exp(logits - logits.max(axis=0, keepdims=True), dtype=np.float32)
+        inv = 1.0 / e.sum(axis=0)
+        return cv2.merge([e[1] * inv, e[2] * inv, e[3] * inv])
 
     def segment(self, frame: np.ndarray, box: MouthBox, flip_average: bool = False) -> CropResult:
         """Class probabilities for the crop of ``box``; ``flip_average`` also runs the mirrored crop
         and averages (a little more accurate, twice the cost: for stills, not video)."""
-        blob, m = self.preprocess(frame, box)
+        m = crop_matrix(box, *self.size, width_fraction=self.width_fraction)
+        crop = self.cut(frame, m)
+        blob = self.to_blob(crop)
         probs = self.postprocess(self.infer(blob))
         if flip_average:
             mirrored = self.postprocess(self.infer(np.ascontiguousarray(blob[..., ::-1])))
-            probs = 0.5 * (probs + mirrored[..., ::-1])
-        return CropResult(probs, m, box)
+            probs = 0.5 * (probs + mirrored[:, ::-1])
+        return CropResult(probs, m, box, crop)
 
 
 def paste(result: CropResult, frame_shape: tuple[int, ...]) -> LipMask | None:
     """Warp crop probabilities back into the smallest frame region that holds the crop."""
     h_img, w_img = frame_shape[:2]
-    _, ch, cw = result.probs.shape
+    ch, cw, _ = result.probs.shape
     inv = invert_affine(result.matrix)
     corners = np.array([[0, 0, 1], [cw - 1, 0, 1], [0, ch - 1, 1], [cw - 1, ch - 1, 1]], np.float64) @ inv.T
     x0, y0 = np.floor(corners.min(axis=0)).astype(int)
@@ -80,7 +94,6 @@ def paste(result: CropResult, frame_shape: tuple[int, ...]) -> LipMask | None:
         return None
     m = result.matrix.copy()
     m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)  # frame-region pixels -> crop pixels
-    probs = np.ascontiguousarray(result.probs.transpose(1, 2, 0))
-    alpha = cv2.warpAffine(probs, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    alpha = cv2.warpAffine(np.ascontiguousarray(result.probs), m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return LipMask(x0, y0, alpha, result.matrix, result.box.width)

@@ -39,6 +39,14 @@ MIN_CROP_MOUTH_PX = 16.0
 MIN_MOUTH_PIXELS = 60  # crop pixels of mouth classes below which the mouth counts as lost
 MOUTH_THRESHOLD = 0.5
 
+# A frame whose mouth crop matches the crop the current mask came from keeps that mask: the network's
+# answer would only be blended 15% of the way anyway (``blend_probs``). "Matches": every 5x5 patch of
+# the crop differs by less than this (0-255, the largest channel), above sensor and codec noise; a finger
+# or a moving lip changes patches by 20-100. Compared against the crop last segmented, not the previous
+# frame, so slow change adds up and is segmented; and at most every REUSE_MAX_FRAMES-th frame is reused.
+REUSE_MAX_PATCH_CHANGE = 9.0
+REUSE_MAX_FRAMES = 8
+
 
 def box_from_face(face: Face) -> MouthBox:
     """Initial mouth box from the detector's landmarks (mouth corners, eye line for the roll)."""
@@ -81,7 +89,7 @@ def mouth_covers(mouth: MouthBox, x: float, y: float) -> bool:
 
 def mouth_box_of(result: CropResult, previous_angle: float) -> MouthBox | None:
     """Box of the mouth pixels of a crop result, in frame pixels; None if too few (the mouth is lost)."""
-    mouth = result.probs.sum(axis=0) > MOUTH_THRESHOLD
+    mouth = result.probs.sum(axis=2) > MOUTH_THRESHOLD
     ys, xs = np.nonzero(mouth)
     if xs.size < MIN_MOUTH_PIXELS:
         return None
@@ -126,6 +134,13 @@ class Track:
     box: MouthBox
     result: CropResult | None = None
     misses: int = 0
+    reused: int = 0  # frames in a row that kept ``result``
+
+
+def crop_unchanged(crop: np.ndarray, previous: np.ndarray) -> bool:
+    """No 5x5 patch of two same-geometry uint8 crops differs by REUSE_MAX_PATCH_CHANGE or more."""
+    change = cv2.absdiff(crop, previous).max(axis=2)
+    return float(cv2.blur(change, (5, 5)).max()) < REUSE_MAX_PATCH_CHANGE
 
 
 @dataclass
@@ -134,6 +149,7 @@ class TrackerOptions:
     redetect_every: int = 90  # frames between detector checks while tracking
     idle_detect_every: int = 5  # frames between detector runs while no face is seen
     smoothing: bool = True
+    reuse_still_frames: bool = True  # skip the network when the mouth crop has not changed
 
 
 @dataclass
@@ -143,6 +159,7 @@ class StageTimes:
     infer: float = 0.0
     paste: float = 0.0
     acquired: bool = False
+    reused: int = 0  # mouths whose mask was kept because their crop did not change
 
     @property
     def total(self) -> float:
@@ -219,7 +236,24 @@ class LipTracker:
         return self._paste_all(tracks, frame.shape)
 
     # -- tracking ---------------------------------------------------------------------------
+    def _reuse(self, frame: np.ndarray, track: Track) -> Track | None:
+        """The track unchanged, if its crop, cut again from this frame, shows what it showed."""
+        if (not self.options.reuse_still_frames or track.result is None or track.result.crop is None
+                or track.misses or track.reused >= REUSE_MAX_FRAMES):
+            return None
+        t = time.perf_counter()
+        crop = self.segmenter.cut(frame, track.result.matrix)
+        same = crop_unchanged(crop, track.result.crop)
+        self.times.track += time.perf_counter() - t
+        if not same:
+            return None
+        self.times.reused += 1
+        return Track(track.box, track.result, 0, track.reused + 1)
+
     def _step(self, frame: np.ndarray, track: Track) -> Track | None:
+        kept = self._reuse(frame, track)
+        if kept is not None:
+            return kept
         t = time.perf_counter()
         result = self.segmenter.segment(frame, crop_box(track.box))
         self.times.infer += time.perf_counter() - t
@@ -227,10 +261,10 @@ class LipTracker:
         if self.options.smoothing and track.result is not None:
             # Bring the previous crop's probabilities into this crop, then blend.
             rel = result.matrix @ np.vstack([invert_affine(track.result.matrix), [0, 0, 1]])
-            _, h, w = result.probs.shape
-            prev = cv2.warpAffine(np.ascontiguousarray(track.result.probs.transpose(1, 2, 0)), rel, (w, h),
-                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            result.probs = blend_probs(prev.transpose(2, 0, 1), result.probs)
+            h, w, _ = result.probs.shape
+            prev = cv2.warpAffine(track.result.probs, rel, (w, h), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT)
+            result.probs = blend_probs(prev, result.probs)
         found = mouth_box_of(result, track.box.angle)
         self.times.track += time.perf_counter() - t
         if found is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 #: Fraction of the crop's width the mouth spans (corner to corner).
@@ -47,8 +48,8 @@ def crop_matrix(box: MouthBox, crop_w: int, crop_h: int, width_fraction: float =
 
 
 def invert_affine(m: np.ndarray) -> np.ndarray:
-    a = np.vstack([m, [0.0, 0.0, 1.0]])
-    return np.linalg.inv(a)[:2]
+    """The inverse of a 2x3 affine matrix, as a 2x3 matrix."""
+    return cv2.invertAffineTransform(m)
 
 
 def box_from_points(xs: np.ndarray, ys: np.ndarray, angle_hint: float | None = None) -> MouthBox | None:
