@@ -134,7 +134,8 @@ class Track:
     box: MouthBox
     result: CropResult | None = None
     misses: int = 0
-    reused: int = 0  # frames in a row that kept ``result``
+    reused: int = 0
+    pasted: LipMask | None = None  # ``result`` in frame pixels, kept while it is reused  # frames in a row that kept ``result``
 
 
 def crop_unchanged(crop: np.ndarray, previous: np.ndarray) -> bool:
@@ -248,7 +249,7 @@ class LipTracker:
         if not same:
             return None
         self.times.reused += 1
-        return Track(track.box, track.result, 0, track.reused + 1)
+        return Track(track.box, track.result, 0, track.reused + 1, track.pasted)
 
     def _step(self, frame: np.ndarray, track: Track) -> Track | None:
         kept = self._reuse(frame, track)
@@ -312,6 +313,13 @@ class LipTracker:
 
     def _paste_all(self, tracks: list[Track], shape) -> list[LipMask]:
         t = time.perf_counter()
-        masks = [m for m in (paste(tr.result, shape) for tr in tracks if tr.result is not None) if m is not None]
+        masks = []
+        for tr in tracks:
+            if tr.result is None:
+                continue
+            if tr.pasted is None or not tr.reused:
+                tr.pasted = paste(tr.result, shape)
+            if tr.pasted is not None:
+                masks.append(tr.pasted)
         self.times.paste += time.perf_counter() - t
         return masks
