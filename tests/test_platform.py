@@ -254,6 +254,14 @@ def test_frozen_console_twin_registers_the_windowed_app(tmp_path, monkeypatch):
     assert system.launch_command("win32") == [str(cli.with_name("vcam-lipstick.exe"))]
 
 
+def test_messages_name_the_command_that_prints_on_each_system(monkeypatch):
+    """The frozen Windows app's windowed exe prints nothing: "run ... doctor" must name its console twin."""
+    assert system.cli_name("win32") == "vcam-lipstick"  # pip install: the script prints
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert system.cli_name("win32") == "vcam-lipstick-cli"
+    assert system.cli_name("darwin") == system.cli_name("linux") == "vcam-lipstick"
+
+
 def test_macos_start_at_login_is_a_valid_launch_agent(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path / "home"))  # HOME is not read on Windows
     python = fake_python(tmp_path / "Zoë's R&D <lab>" / "bin", "python3")

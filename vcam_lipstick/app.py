@@ -23,7 +23,7 @@ from .pipeline import LipstickPipeline, View
 from .processing.shades import Finish, Look, Shade, ShadeBook, ShadeError, parse_finish
 from .runner import LoopRunner, OutputSink
 from .settings import Settings, SettingsStore, log_dir
-from .system import open_folder, set_autostart
+from .system import cli_name, open_folder, set_autostart
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def open_output(sink_spec: str | None, frame_format: tuple[int, int, float], not
     try:
         return VirtualCameraSink(width, height, fps, backend=backend), reopen, False
     except SinkError as exc:
-        notify(f"{exc} - run 'vcam-lipstick doctor' to install one. Showing a preview instead.")
+        notify(f"{exc} - run '{cli_name()} doctor' to install one. Showing a preview instead.")
         if display_available():
             return WindowSink(), None, False
         path = Path.cwd() / "lipstick-preview.mp4"

@@ -106,6 +106,14 @@ def _platform(platform: str | None) -> str:
     return "win32" if platform.startswith("win") else platform
 
 
+def cli_name(platform: str | None = None) -> str:
+    """The command a user types for ``doctor`` and the other subcommands: on Windows the frozen app's
+    windowed exe prints nothing, so messages name its console twin."""
+    if getattr(sys, "frozen", False) and _platform(platform) == "win32":
+        return f"{AUTOSTART_NAME}-cli"
+    return AUTOSTART_NAME
+
+
 def launch_command(platform: str | None = None) -> list[str]:
     """How to start this app again at login: argv, program first.
 
