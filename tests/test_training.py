@@ -215,3 +215,25 @@ def test_wide_scale_crops_show_the_mouth_at_other_sizes_and_leave_the_default_st
     default, explicit_zero, wide = mouth_widths(), mouth_widths(wide_scale_p=0.0), mouth_widths(wide_scale_p=1.0)
     assert np.array_equal(default, explicit_zero)
     assert wide.std() > 2.0 * default.std()
+
+
+def test_hidden_lips_weigh_more_only_under_an_occluder(tmp_path):
+    """With --hidden-weight the loss counts lips an occluder hides (where lipstick would land on a finger)
+    that many times; nothing changes in crops without an occluder, or when the weight is 1."""
+    from vcam_lipstick.training.data import CropConfig, CropDataset, FaceStore  # no torch needed
+
+    make_dataset(tmp_path / "data", n=6)
+    store = FaceStore(tmp_path / "data", "train")
+    plain = CropDataset(store, CropConfig(), train=True, seed=2, occlude_p=1.0)
+    heavy = CropDataset(store, CropConfig(), train=True, seed=2, occlude_p=1.0, hidden_weight=4.0)
+    unoccluded = CropDataset(store, CropConfig(), train=True, seed=2, occlude_p=0.0, hidden_weight=4.0)
+    raised = 0
+    for i in range(len(store)):
+        (x0, y0, w0), (x1, y1, w1) = plain[i], heavy[i]
+        assert np.array_equal(x0, x1) and np.array_equal(y0, y1)  # same crop and labels
+        ratio = w1 / w0
+        assert set(np.unique(ratio)) <= {1.0, 4.0}
+        raised += int((ratio == 4.0).sum())
+        assert (y1[ratio == 4.0] == 0).all()  # hidden lips are background in the labels
+        assert unoccluded[i][2].max() <= 3.0  # no occluder: only the edge weights
+    assert raised > 0
