@@ -9,7 +9,7 @@ import pytest
 
 import fakes
 from vcam_lipstick.devices import cameras, sources
-from vcam_lipstick.devices.sinks import VirtualCameraSink
+from vcam_lipstick.devices.sinks import VirtualCameraSink, fit_size
 from vcam_lipstick.devices.sources import CameraSource, SourceError, VirtualCameraError
 
 MJPG = float(cv2.VideoWriter_fourcc(*"MJPG"))
@@ -167,3 +167,11 @@ def test_without_our_label_the_driver_chooses(tmp_path, monkeypatch):
     with VirtualCameraSink(64, 48, 30, backend="recording", sysfs_root=sysfs):
         pass
     assert fakes.RecordingBackend.instances[-1].device_path is None
+
+
+@pytest.mark.parametrize("box, shown", [((400, 400), (400, 225)),  # bars above and below
+                                        ((1000, 300), (533, 300)),  # bars left and right
+                                        ((1280, 720), (1280, 720)),  # the same shape fills the window
+                                        ((1, 1), (1, 1))])  # never an empty image
+def test_the_preview_scales_a_frame_to_its_window_keeping_the_shape(box, shown):
+    assert fit_size((640, 360), box) == shown

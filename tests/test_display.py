@@ -14,11 +14,14 @@ pytestmark = pytest.mark.display
 
 @pytest.fixture
 def xvfb():
-    """A private X server on a free display number; Xvfb names it once it accepts connections."""
+    """A private X server on a free display number; Xvfb names it once it accepts connections.
+    -noreset: by default Xvfb resets when its last client leaves, and drops a client connecting meanwhile
+    (the app, its tray and its windows connect and leave in their own processes)."""
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb not installed (apt install xvfb)")
     read_end, write_end = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-noreset", "-screen", "0", "1280x800x24",
+                             "-nolisten", "tcp"],
                             pass_fds=(write_end,), stderr=subprocess.DEVNULL)
     os.close(write_end)
     with os.fdopen(read_end) as ready:
@@ -50,37 +53,115 @@ def test_tray_app_starts_shows_controls_and_quits_on_sigterm(xvfb):
             proc.kill()
 
 
-def test_preview_window_lives_in_its_own_process_and_reports_when_closed(xvfb, monkeypatch):
-    """The preview is drawn by a child process (OpenCV's Qt window crashes beside a GTK tray)."""
-    import numpy as np
+RED, GREEN, BLACK = (200, 40, 40), (40, 200, 40), (0, 0, 0)  # RGB, as the screen shows them
 
+
+@pytest.fixture
+def preview(xvfb, monkeypatch):
+    """The real preview window (Tk, its own process) on the test's display; closed after the test."""
     from vcam_lipstick.devices.sinks import WindowSink
 
     if not shutil.which("xdotool"):
         pytest.skip("xdotool not installed")
+    pytest.importorskip("tkinter")
     monkeypatch.setenv("DISPLAY", xvfb)
     sink = WindowSink(max_width=320)
-    frame = np.full((360, 640, 3), (40, 40, 200), np.uint8)
-    try:
-        windows = ""
-        for _ in range(100):  # up to ~5 s for the child to start
-            sink.send(frame)
-            time.sleep(0.05)
-            windows = subprocess.run(["xdotool", "search", "--name", sink.name], capture_output=True, text=True,
-                                     env=dict(os.environ, DISPLAY=xvfb)).stdout.split()
-            if windows:
-                break
-        assert windows, "no preview window"
-        assert not sink.closed
-        subprocess.run(["xdotool", "key", "--window", windows[-1], "q"], env=dict(os.environ, DISPLAY=xvfb))
-        for _ in range(40):
-            sink.send(frame)
-            if sink.closed:
-                break
-            time.sleep(0.05)
-        assert sink.closed, "closing the window (q) did not reach the app"
-    finally:
-        sink.close()
+    yield sink
+    sink.close()
+
+
+def _frame(rgb):
+    """A 640x360 BGR frame of one colour; the sink shrinks it to 320x180 (``max_width``)."""
+    import numpy as np
+
+    return np.full((360, 640, 3), rgb[::-1], np.uint8)
+
+
+def _shown(display, window):
+    """(the middle column, the middle row) of ``window`` as the screen shows them, in RGB."""
+    from PIL import ImageGrab
+
+    out = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window], env=dict(os.environ, DISPLAY=display),
+                         capture_output=True, text=True).stdout
+    geometry = dict(line.split("=") for line in out.split())
+    x, y, w, h = (int(geometry[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))
+    screen = ImageGrab.grab(xdisplay=display).convert("RGB")
+    return ([screen.getpixel((x + w // 2, y + row)) for row in range(h)],
+            [screen.getpixel((x + col, y + h // 2)) for col in range(w)])
+
+
+def _open(display, sink, frame):
+    """Send ``frame`` until the preview's window is on ``display``; its X window id."""
+    assert _wait(lambda: sink.send(frame) or _windows(display, sink.name)), "no preview window"
+    return _windows(display, sink.name)[-1]
+
+
+def test_the_preview_shows_the_newest_frame_letterboxed_and_close_ends_its_process(xvfb, preview):
+    window = _open(xvfb, preview, _frame(RED))
+    assert _wait(lambda: preview.send(_frame(RED)) or _shown(xvfb, window) == ([RED] * 180, [RED] * 320)), \
+        "the window does not show the frame at its size"
+    subprocess.run(["xdotool", "windowsize", "--sync", window, "400", "400"], env=dict(os.environ, DISPLAY=xvfb),
+                   check=True)
+
+    def letterboxed():  # 400x225 across the middle, black above and below
+        column, row = _shown(xvfb, window)
+        return column.count(RED) == 225 and column[0] == column[-1] == BLACK and row == [RED] * 400
+
+    assert _wait(lambda: preview.send(_frame(RED)) or letterboxed()), "the frame is not scaled to the window"
+    assert _wait(lambda: preview.send(_frame(GREEN)) or _shown(xvfb, window)[1] == [GREEN] * 400), \
+        "a new frame is not shown"
+    process = preview._process
+    preview.close()
+    assert process.exitcode == 0, "the preview did not end by itself when closed"  # terminate() gives -15
+    assert _wait(lambda: not _windows(xvfb, preview.name)), "the preview window outlived close()"
+
+
+def _press_close_button(display, window):
+    """What a window manager sends when the title bar's close button is clicked: WM_DELETE_WINDOW."""
+    import ctypes
+    import ctypes.util
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+    class XEvent(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    x11 = ctypes.CDLL(ctypes.util.find_library("X11"))
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(XEvent)]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    connection = x11.XOpenDisplay(display.encode())
+    assert connection, f"cannot open {display}"
+    event = XEvent()
+    event.xclient.type = 33  # ClientMessage
+    event.xclient.window = int(window)
+    event.xclient.message_type = x11.XInternAtom(connection, b"WM_PROTOCOLS", 0)
+    event.xclient.format = 32
+    event.xclient.data[0] = x11.XInternAtom(connection, b"WM_DELETE_WINDOW", 0)
+    assert x11.XSendEvent(connection, int(window), 0, 0, ctypes.byref(event))
+    x11.XCloseDisplay(connection)  # flushes the event
+
+
+@pytest.mark.parametrize("how", ["q", "Escape", "close button"])
+def test_closing_the_preview_reaches_the_app_and_ends_its_process(xvfb, preview, how):
+    frame = _frame(RED)
+    window = _open(xvfb, preview, frame)
+    process = preview._process
+    assert not preview.closed
+    if how == "close button":
+        _press_close_button(xvfb, window)
+    else:  # the key goes to the focused window, as when a user presses it
+        subprocess.run(["xdotool", "windowfocus", "--sync", window, "key", how], env=dict(os.environ, DISPLAY=xvfb),
+                       check=True)
+    assert _wait(lambda: preview.send(frame) or preview.closed), f"closing the window ({how}) did not reach the app"
+    assert process.exitcode == 0
+    assert _wait(lambda: not _windows(xvfb, preview.name))
 
 
 def test_gtk_tray_menu_backend_starts_and_quits_cleanly(xvfb, tmp_path):

@@ -7,8 +7,9 @@ import queue
 
 
 class ChildWindow:
-    """Base of the control window and the palette. Subclasses set ``root`` (their Tk root) and
-    ``events`` (the Connection back to the app) and call ``drain`` from their ``root.after`` poll."""
+    """Base of the control window, the palette and the preview. Subclasses set ``root`` (their Tk root)
+    and, to answer the app, ``events`` (a Connection back to it), and call ``drain`` from their
+    ``root.after`` poll."""
 
     root = None
     events = None

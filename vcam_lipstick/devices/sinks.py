@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..child_window import ChildWindow
 from . import Closable
 
 log = logging.getLogger(__name__)
@@ -76,18 +77,19 @@ class VirtualCameraSink(Closable):
 
 
 def display_available() -> bool:
-    """True when a window can be shown; cv2.imshow without a display aborts the process."""
+    """True when a window can be shown; without a display Tk fails in the window's own process, where
+    the user would only see the window not appear."""
     if sys.platform.startswith(("win", "darwin")):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 class WindowSink(Closable):
-    """A preview window, drawn by OpenCV in a child process. Closing it (or q/Esc) sets ``closed``.
+    """A preview window, drawn by Tk in a child process. Closing it (or q/Esc) sets ``closed``.
 
-    GUI toolkits want the main thread, which the tray owns (GTK, AppKit, Win32), and OpenCV's Qt
-    window crashes in a process that has loaded GTK; a child process keeps them apart. Frames are
-    shrunk to ``max_width`` and dropped while the window is behind, so a preview never slows the camera.
+    Tk must own its process's main thread, and the tray owns the app's (GTK, AppKit, Win32), so the
+    window gets a process of its own (``show_window``). Frames are shrunk to ``max_width`` and dropped
+    while the window is behind, so a preview never slows the camera.
     """
 
     def __init__(self, title: str = "Lipstick Cam preview", max_width: int = 960):
@@ -136,30 +138,77 @@ class WindowSink(Closable):
         self._process = None
 
 
-def show_window(title: str, frames) -> None:
-    """The preview process: show frames from ``frames`` until None, q/Esc, or the window is closed."""
-    import cv2
+PREVIEW_POLL_MS = 10  # how often the preview looks for a new frame: well under a 30 fps frame's 33 ms
 
-    cv2.namedWindow(title, cv2.WINDOW_NORMAL)
-    shown = False
-    while True:
-        try:
-            frame = frames.get(timeout=0.05)
-        except queue.Empty:
-            frame = ...
-        except (EOFError, OSError):  # the app is gone
-            break
-        if frame is None:
-            break
-        if frame is not ...:
-            if not shown:
-                cv2.resizeWindow(title, frame.shape[1], frame.shape[0])
-            cv2.imshow(title, frame)
-            shown = True
-        key = cv2.waitKey(1) & 0xFF
-        if key in (27, ord("q")) or (shown and cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1):
-            break
-    cv2.destroyAllWindows()
+
+def fit_size(frame_size: tuple[int, int], box_size: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of a ``frame_size`` (width, height) image scaled to fit ``box_size`` with its aspect
+    ratio kept; never below 1x1. The rest of the box is letterbox."""
+    (fw, fh), (bw, bh) = frame_size, box_size
+    scale = min(bw / fw, bh / fh)
+    return max(1, round(fw * scale)), max(1, round(fh * scale))
+
+
+class PreviewWindow(ChildWindow):
+    """The preview in its process: the newest frame from ``frames``, scaled to the window on black."""
+
+    def __init__(self, tk, root, title: str, frames):
+        self.frames, self.root = frames, root
+        self.frame: np.ndarray | None = None  # the newest frame (BGR), redrawn when the window is resized
+        self.photo = None  # reused while the shown size stays the same; Tk drops an image nobody references
+        root.title(title)
+        root.protocol("WM_DELETE_WINDOW", root.quit)
+        for key in ("<Key-q>", "<Escape>"):
+            root.bind(key, lambda event: root.quit())
+        # A canvas keeps the size it was given whatever it shows (a label would grow with each image).
+        self.canvas = tk.Canvas(root, background="black", highlightthickness=0, borderwidth=0)
+        self.canvas.pack(fill="both", expand=True)
+        self.item = self.canvas.create_image(0, 0, anchor="center")
+        self.canvas.bind("<Configure>", lambda event: self._draw())
+        root.after(PREVIEW_POLL_MS, self._poll)
+
+    def _poll(self) -> None:
+        waiting = self.drain(self.frames)
+        if waiting is None:
+            return
+        if waiting:
+            frame = waiting[-1]  # older frames are already late
+            if self.frame is None:  # the window opens at the first frame's size
+                self.canvas.configure(width=frame.shape[1], height=frame.shape[0])
+            self.frame = frame
+            self._draw()
+        self.root.after(PREVIEW_POLL_MS, self._poll)
+
+    def _draw(self) -> None:
+        import cv2
+        from PIL import Image, ImageTk
+
+        box = (self.canvas.winfo_width(), self.canvas.winfo_height())
+        if self.frame is None or min(box) < 2:  # not mapped yet: <Configure> draws it then
+            return
+        h, w = self.frame.shape[:2]
+        size = fit_size((w, h), box)
+        frame = self.frame
+        if size != (w, h):
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA if size[0] < w else cv2.INTER_LINEAR)
+        image = Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        if self.photo is None or (self.photo.width(), self.photo.height()) != size:
+            self.photo = ImageTk.PhotoImage(image)
+            self.canvas.itemconfigure(self.item, image=self.photo)
+        else:
+            self.photo.paste(image)
+        self.canvas.coords(self.item, box[0] // 2, box[1] // 2)
+
+
+def show_window(title: str, frames) -> None:
+    """The preview process: Tk on this process's main thread, showing BGR uint8 frames from ``frames``
+    until None, q/Esc, the window's close button, or the app is gone."""
+    import signal
+    import tkinter as tk
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the app's to handle; it closes us
+    root = tk.Tk()
+    PreviewWindow(tk, root, title, frames).run()
 
 
 class VideoFileSink(Closable):
