@@ -1,5 +1,6 @@
 """A few-step smoke run of training (torch, [train] extra): checkpoints, metrics per epoch, resume."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -237,3 +238,50 @@ def test_hidden_lips_weigh_more_only_under_an_occluder(tmp_path):
         assert (y1[ratio == 4.0] == 0).all()  # hidden lips are background in the labels
         assert unoccluded[i][2].max() <= 3.0  # no occluder: only the edge weights
     assert raised > 0
+
+
+def test_two_lip_models_average_weight_by_weight_into_a_model_the_runtime_loads(tmp_path, capsys):
+    """The shipped model is an average of two fine-tunes: the tool must give each float weight
+    (1 - w) * A + w * B, write a spec whose hash matches, and refuse two different networks in one line."""
+    onnx = pytest.importorskip("onnx")
+    import shutil
+
+    from onnx import numpy_helper
+
+    from vcam_lipstick.model.bundle import models_dir
+    from vcam_lipstick.model.segmenter import LipSegmenter
+    from vcam_lipstick.model.spec import load_spec
+    from vcam_lipstick.training.average import main
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        folder.mkdir()
+        shutil.copy(models_dir() / "lips.json", folder / "lips.json")
+    shutil.copy(models_dir() / "lips.onnx", a / "lips.onnx")
+    model = onnx.load(str(a / "lips.onnx"))
+    for t in model.graph.initializer:  # B: every weight doubled, plus one
+        w = numpy_helper.to_array(t)
+        if w.dtype.kind == "f":
+            t.CopyFrom(numpy_helper.from_array((2 * w + 1).astype(w.dtype), t.name))
+    onnx.save(model, str(b / "lips.onnx"))
+    spec = json.loads((b / "lips.json").read_text())
+    spec["sha256"] = hashlib.sha256((b / "lips.onnx").read_bytes()).hexdigest()
+    (b / "lips.json").write_text(json.dumps(spec))
+
+    assert main([str(a / "lips.onnx"), str(b / "lips.onnx"), "--weight", "0.25", "--out", str(tmp_path / "avg")]) == 0
+    spec, onnx_path = load_spec(tmp_path / "avg" / "lips.json")  # the hash is checked here
+    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(a / "lips.onnx")).graph.initializer}
+    for t in onnx.load(str(onnx_path)).graph.initializer:
+        w = weights[t.name]
+        if w.dtype.kind == "f":
+            assert np.allclose(numpy_helper.to_array(t), 0.75 * w + 0.25 * (2 * w + 1), atol=1e-5)
+    LipSegmenter(spec, onnx_path)
+
+    shutil.copy(models_dir() / "face_detector.onnx", b / "lips.onnx")
+    spec = json.loads((b / "lips.json").read_text())
+    spec["sha256"] = hashlib.sha256((b / "lips.onnx").read_bytes()).hexdigest()
+    (b / "lips.json").write_text(json.dumps(spec))
+    capsys.readouterr()
+    assert main([str(a / "lips.onnx"), str(b / "lips.onnx"), "--weight", "0.5", "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "not the same network" in err and err.count("\n") == 1
