@@ -71,24 +71,29 @@ def _gamut_bands() -> tuple[np.ndarray, np.ndarray]:
     return low.astype(np.float32), high.astype(np.float32)
 
 
-def gamut_band(a, b) -> tuple[np.ndarray, np.ndarray]:
-    """Lowest and highest L* (a little inside) at which sRGB shows the chroma (a*, b*); arrays or scalars."""
+def gamut_band(a: float, b: float) -> tuple[float, float]:
+    """Lowest and highest L* (a little inside) at which sRGB shows the chroma (a*, b*)."""
     low_table, high_table = _gamut_bands()
     lo_ab, _, step = _GAMUT_AB
     last = low_table.shape[0] - 1
-    ia = np.clip(np.rint((np.asarray(a) - lo_ab) / step), 0, last).astype(np.intp)
-    ib = np.clip(np.rint((np.asarray(b) - lo_ab) / step), 0, last).astype(np.intp)
-    low, high = low_table[ia, ib] + 1.0, high_table[ia, ib] - 1.0
-    return low, np.maximum(high, low)
+    ia = min(max(round((float(a) - lo_ab) / step), 0), last)
+    ib = min(max(round((float(b) - lo_ab) / step), 0), last)
+    low, high = float(low_table[ia, ib]) + 1.0, float(high_table[ia, ib]) - 1.0
+    return low, max(high, low)
 
 
 def _ease_into(value: np.ndarray, low, high, knee: float) -> np.ndarray:
     """``value`` unchanged inside [low + knee, high - knee], eased smoothly to at most ``low``/``high``."""
     knee = np.maximum(np.minimum(knee, (high - low) / 2), 0.25)  # a narrow band: a shorter easing
-    top = high - knee
-    value = np.where(value > top, top + knee * np.tanh((value - top) * (1.0 / knee)), value)
-    bottom = low + knee
-    return np.where(value < bottom, bottom - knee * np.tanh((bottom - value) * (1.0 / knee)), value)
+    # Past a knee's edge by d, a value moves back by d^2 / (knee + d): smooth, and never beyond the band.
+    # Most lips sit inside the band, and the checks cost less than the easing.
+    if np.max(value - (high - knee)) > 0:
+        over = np.maximum(value - (high - knee), 0.0)
+        value = value - over * over / (knee + over)
+    if np.max((low + knee) - value) > 0:
+        under = np.maximum((low + knee) - value, 0.0)
+        value = value + under * under / (knee + under)
+    return value
 
 
 def _feather(alpha: np.ndarray, mouth_width: float) -> np.ndarray:
@@ -140,12 +145,13 @@ def _finish_detail(detail: np.ndarray, finish: Finish) -> np.ndarray:
     return detail
 
 
-def _lit_within_gamut(target: np.ndarray, exposure: float) -> tuple[float, float, float]:
+def _lit_within_gamut(target: np.ndarray, exposure: float) -> tuple[float, float, float, float, float]:
     """The shade's (L*, a*, b*) under the lips' exposure, its lightness kept far enough inside the band
-    where sRGB shows its chroma that the lip's own shading and detail fit around it."""
-    low, high = (float(v) for v in gamut_band(target[1], target[2]))
+    where sRGB shows its chroma that the lip's own shading and detail fit around it; then the band."""
+    a, b = float(target[1]), float(target[2])
+    low, high = gamut_band(a, b)
     margin = min(_GAMUT_MARGIN, (high - low) / 2)
-    return float(np.clip(target[0] * exposure, low + margin, high - margin)), float(target[1]), float(target[2])
+    return min(max(float(target[0]) * exposure, low + margin), high - margin), a, b, low, high
 
 
 class LipRenderer:
@@ -184,13 +190,11 @@ class LipRenderer:
 
         exposure = float(np.clip((L_mean / REFERENCE_LIP_L) ** 0.5, 0.6, 1.15))
         target = rgb_to_lab(look.shade.rgb)
-        target_L, target_a, target_b = _lit_within_gamut(target, exposure)
-        low, high = gamut_band(target_a, target_b)
+        target_L, target_a, target_b, low, high = _lit_within_gamut(target, exposure)
         if look.ombre is not None:
             probs = mask.alpha[y0:y1, x0:x1]
             lips = probs[..., 0] + probs[..., 1]
-            inner_L, inner_a, inner_b = _lit_within_gamut(rgb_to_lab(look.ombre.rgb), exposure)
-            inner_low, inner_high = gamut_band(inner_a, inner_b)
+            inner_L, inner_a, inner_b, inner_low, inner_high = _lit_within_gamut(rgb_to_lab(look.ombre.rgb), exposure)
             w_in = ombre_weight(lips + probs[..., 2] > 0.5, lips > 0.5)
             target_L = target_L + (inner_L - target_L) * w_in
             target_a = target_a + (inner_a - target_a) * w_in
