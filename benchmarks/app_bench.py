@@ -101,7 +101,9 @@ def stage_run(args) -> dict:
     """The loop in this process: thread CPU time per stage over ``args.seconds`` after the warm-up."""
     from vcam_lipstick.app import Controller
     from vcam_lipstick.settings import SettingsStore
+    from vcam_lipstick.system import share_the_cpu
 
+    share_the_cpu()  # as `vcam-lipstick run` does
     width, height = (int(v) for v in args.size.split("x"))
     controller = Controller(SettingsStore(Path(tempfile.mkdtemp())), notify=lambda m: None)
     controller.settings.width, controller.settings.height, controller.settings.fps = width, height, 30

@@ -339,9 +339,10 @@ def cmd_run(args) -> int:
     from .camera_permission import CameraPermission
     from .devices.sinks import display_available
     from .settings import SettingsStore, log_dir
-    from .system import SingleInstance, setup_logging
+    from .system import SingleInstance, setup_logging, share_the_cpu
 
     setup_logging(log_dir(), args.verbose)
+    share_the_cpu()
     store = SettingsStore()
     # The lock comes first: a refused second instance must not load, change or save anything.
     mode = "headless" if args.no_tray or not display_available() else "tray"

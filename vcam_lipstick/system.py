@@ -296,6 +296,15 @@ def quiet_opencv() -> None:
         pass
 
 
+def share_the_cpu() -> None:
+    """One thread for OpenCV, as for onnxruntime: a meeting app shares the CPU. OpenCV's own pool wakes
+    its workers for every small parallel job (a crop, a paste); at 30 fps that cost ~4% of a core in
+    those threads and bought nothing (measured with ``benchmarks/app_bench.py --stages``)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def setup_logging(folder: Path, verbose: bool = False, console: bool = True) -> Path:
     """Rotating log file in ``folder`` (a tray app has no console), plus stderr for warnings."""
     folder.mkdir(parents=True, exist_ok=True)

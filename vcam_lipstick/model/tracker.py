@@ -87,12 +87,18 @@ def mouth_covers(mouth: MouthBox, x: float, y: float) -> bool:
     return abs(dx * c + dy * s) <= mouth.width / 2 + margin and abs(-dx * s + dy * c) <= mouth.height / 2 + margin
 
 
+_CLASS_SUM = np.ones((1, 3), np.float32)
+
+
 def mouth_box_of(result: CropResult, previous_angle: float) -> MouthBox | None:
     """Box of the mouth pixels of a crop result, in frame pixels; None if too few (the mouth is lost)."""
-    mouth = result.probs.sum(axis=2) > MOUTH_THRESHOLD
-    ys, xs = np.nonzero(mouth)
-    if xs.size < MIN_MOUTH_PIXELS:
+    # The three mouth classes summed by cv2.transform: numpy's sum over a 3-wide last axis costs 25x more.
+    mouth = (cv2.transform(result.probs, _CLASS_SUM) > MOUTH_THRESHOLD).astype(np.uint8)
+    points = cv2.findNonZero(mouth)
+    if points is None or len(points) < MIN_MOUTH_PIXELS:
         return None
+    points = points.reshape(-1, 2)  # (N, 1, 2) in OpenCV 4, (N, 2) in 5
+    xs, ys = points[:, 0], points[:, 1]
     inv = invert_affine(result.matrix)
     fx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
     fy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
