@@ -135,3 +135,14 @@ def test_without_pyobjc_the_mac_falls_back_to_opencvs_own_prompt(monkeypatch, ca
     permission = cp.CameraPermission(platform="darwin")
     assert permission.status() is cp.Access.GRANTED
     assert "pyobjc-framework-AVFoundation is missing" in caplog.text
+
+
+def test_a_yes_that_overtakes_the_loops_last_wait_tells_nothing_false(mac):
+    """The loop can report its last "waiting for camera permission" just after the user said yes: that
+    report must not turn into "Camera unavailable" (and then "Camera is back")."""
+    c, av, notes, opened = mac
+    c.start(None, "null")
+    av.status = cp.AUTHORIZED  # the user said yes; the loop's status below was already on its way
+    c._on_status(f"source unavailable: {cp.WAITING_REASON}")
+    c._on_status("running")
+    assert notes == [cp.WAITING_MESSAGE]

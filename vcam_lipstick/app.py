@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
-from .camera_permission import DENIED_MESSAGE, WAITING_MESSAGE, Access, CameraPermission
+from .camera_permission import DENIED_MESSAGE, WAITING_MESSAGE, WAITING_REASON, Access, CameraPermission
 from .devices.sinks import SinkError, VirtualCameraSink, WindowSink, display_available, open_sink
 from .devices.sources import (CameraSource, DemoSource, FrameSource, SourceError, VirtualCameraError, open_source,
                               refuse_virtual_camera)
@@ -214,7 +214,7 @@ class SourcePicker:
         def opener() -> FrameSource:
             access = self.permission.status()
             if access is Access.PENDING:
-                raise SourceError("waiting for camera permission")
+                raise SourceError(WAITING_REASON)
             if access is Access.DENIED:
                 raise SourceError("camera access is off in System Settings")
             return open_camera()
@@ -659,9 +659,11 @@ class Controller:
         """The frame loop's status changes (on its threads): told to the user in the source's words."""
         kind = self.source.kind.value if self.source is not None else SourceKind.CAMERA.value
         if status.startswith("source unavailable"):
-            if self.sources.waiting_for_permission():
-                return  # the permission notice already said why
             reason = status.partition(": ")[2]
+            # The permission notice already said why. The reason counts too: the user may have said yes
+            # between the loop's failed open and this call, and then no "unavailable" (or "is back") is due.
+            if reason == WAITING_REASON or self.sources.waiting_for_permission():
+                return
             detail = f" ({reason})" if kind != SourceKind.CAMERA.value and reason else ""
             self._told_unavailable = True
             self.notify(f"{kind} unavailable{detail} - retrying every 2 s. The meeting sees a placeholder meanwhile.")

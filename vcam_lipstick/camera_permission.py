@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 #: AVAuthorizationStatus values, from AVFoundation's AVCaptureDevice.h.
 NOT_DETERMINED, RESTRICTED, DENIED, AUTHORIZED = 0, 1, 2, 3
 
+WAITING_REASON = "waiting for camera permission"  # the frame loop's status while no camera may be opened
 WAITING_MESSAGE = "Waiting for camera permission: answer the macOS prompt to use your webcam."
 DENIED_MESSAGE = ("Camera access is off for Lipstick Cam: allow it in System Settings > Privacy & Security > Camera; "
                   "the meeting sees a placeholder meanwhile.")
