@@ -1,4 +1,5 @@
-"""Smoke test of a built app: `--version`, then a short demo-source run into a video file.
+"""Smoke test of a built app: `--version`, a short demo-source run into a video file, and, where an X
+display is set (Linux, e.g. under Xvfb), the same run into the preview window.
 
     python installer/smoke_test.py dist/vcam-lipstick/vcam-lipstick
     python installer/smoke_test.py dist\\vcam-lipstick\\vcam-lipstick-cli.exe        # Windows: the console twin
@@ -34,9 +35,9 @@ def bundle_root(program: Path) -> Path:
     return program.resolve().parent
 
 
-def run_demo(cmd: list[str], out: Path, env: dict) -> tuple[int, str, float | None]:
-    """Run 30 demo frames into ``out``; returns (exit code, stderr, seconds to the first frame or None)."""
-    args = cmd + ["run", "--no-tray", "--source", "demo", "--sink", str(out), "--frames", "30", "--size", "640x360"]
+def run_demo(cmd: list[str], sink: str, env: dict) -> tuple[int, str, float | None]:
+    """Run 30 demo frames into ``sink``; returns (exit code, stderr, seconds to the first frame or None)."""
+    args = cmd + ["run", "--no-tray", "--source", "demo", "--sink", sink, "--frames", "30", "--size", "640x360"]
     start = time.monotonic()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             encoding="utf-8", errors="replace", env=env)
@@ -74,7 +75,7 @@ def main() -> int:
         print(f"FAIL --version: {version.stdout}{version.stderr}")
         return 1
     out = Path(tempfile.mkdtemp()) / "smoke.mp4"
-    code, stderr, first_frame_s = run_demo(cmd, out, env)
+    code, stderr, first_frame_s = run_demo(cmd, str(out), env)
     if code != 0 or not out.is_file() or out.stat().st_size < 1000:
         print(f"FAIL demo run (exit {code}): {stderr[-2000:]}")
         return 1
@@ -86,6 +87,14 @@ def main() -> int:
         return 1
     print(f"OK {version.stdout.strip()}; demo run wrote {out} ({out.stat().st_size} bytes)")
     print(f"start-up to first frame: {first_frame_s:.2f} s")
+    if sys.platform.startswith("linux") and os.environ.get("DISPLAY"):
+        # The preview window lives in its own process and imports Tk and PIL.ImageTk there: a frozen
+        # build that misses one of them still writes files fine, so try the window too.
+        code, stderr, _ = run_demo(cmd, "window", env)
+        if code != 0 or "Traceback" in stderr:
+            print(f"FAIL preview window run (exit {code}): {stderr[-2000:]}")
+            return 1
+        print("OK preview window run")
     program = Path(cmd[0])
     if len(cmd) == 1 and program.is_file():
         root = bundle_root(program)
