@@ -140,13 +140,14 @@ class Track:
     box: MouthBox
     result: CropResult | None = None
     misses: int = 0
-    reused: int = 0
-    pasted: LipMask | None = None  # ``result`` in frame pixels, kept while it is reused  # frames in a row that kept ``result``
+    reused: int = 0  # frames in a row that kept ``result``
+    pasted: LipMask | None = None  # ``result`` in frame pixels, kept while it is reused
 
 
 def crop_unchanged(crop: np.ndarray, previous: np.ndarray) -> bool:
     """No 5x5 patch of two same-geometry uint8 crops differs by REUSE_MAX_PATCH_CHANGE or more."""
-    change = cv2.absdiff(crop, previous).max(axis=2)
+    b, g, r = cv2.split(cv2.absdiff(crop, previous))
+    change = cv2.max(cv2.max(b, g), r)  # the largest channel (numpy's max over a 3-wide axis: 15x slower)
     return float(cv2.blur(change, (5, 5)).max()) < REUSE_MAX_PATCH_CHANGE
 
 
