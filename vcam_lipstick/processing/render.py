@@ -87,11 +87,13 @@ def _ease_into(value: np.ndarray, low, high, knee: float) -> np.ndarray:
     knee = np.maximum(np.minimum(knee, (high - low) / 2), 0.25)  # a narrow band: a shorter easing
     # Past a knee's edge by d, a value moves back by d^2 / (knee + d): smooth, and never beyond the band.
     # Most lips sit inside the band, and the checks cost less than the easing.
-    if np.max(value - (high - knee)) > 0:
-        over = np.maximum(value - (high - knee), 0.0)
+    over = value - (high - knee)
+    if over.max() > 0:
+        over = np.maximum(over, 0.0)
         value = value - over * over / (knee + over)
-    if np.max((low + knee) - value) > 0:
-        under = np.maximum((low + knee) - value, 0.0)
+    under = (low + knee) - value
+    if under.max() > 0:
+        under = np.maximum(under, 0.0)
         value = value + under * under / (knee + under)
     return value
 
