@@ -213,10 +213,9 @@ class CropDataset:
     def __init__(self, store: FaceStore, cfg: CropConfig, train: bool, seed: int = 0, lowres_p: float = 0.5,
                  min_mouth_px: float = 18.0, lowres_interp: str = "bilinear", wide_scale_p: float = 0.0,
                  occlude_p: float = 0.0, tone_p: float = 0.0, hidden_weight: float = 1.0):
-        self.hidden_weight = hidden_weight
         self.store, self.cfg, self.train, self.seed, self.lowres_p = store, cfg, train, seed, lowres_p
         self.min_mouth_px, self.lowres_interp, self.wide_scale_p = min_mouth_px, lowres_interp, wide_scale_p
-        self.occlude_p, self.tone_p = occlude_p, tone_p
+        self.occlude_p, self.tone_p, self.hidden_weight = occlude_p, tone_p, hidden_weight
         self.epoch = 0
 
     def __len__(self) -> int:
