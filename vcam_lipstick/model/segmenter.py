@@ -23,7 +23,6 @@ class CropResult:
     probs: np.ndarray
     matrix: np.ndarray
     box: MouthBox
-    crop: np.ndarray | None = None  # the uint8 BGR crop the network saw
 
 
 class LipSegmenter:
@@ -78,7 +77,7 @@ class LipSegmenter:
         if flip_average:
             mirrored = self.postprocess(self.infer(np.ascontiguousarray(blob[..., ::-1])))
             probs = 0.5 * (probs + mirrored[:, ::-1])
-        return CropResult(probs, m, box, crop)
+        return CropResult(probs, m, box)
 
 
 def paste(result: CropResult, frame_shape: tuple[int, ...]) -> LipMask | None:
