@@ -17,7 +17,7 @@ import numpy as np
 
 from ..processing.geometry import MouthBox, box_from_points, invert_affine
 from .detector import Face, FaceDetector
-from .segmenter import CropResult, LipMask, LipSegmenter, paste
+from .segmenter import CropResult, LipMask, LipSegmenter, mouth_probability, paste
 
 # Calibrated on the training faces: the lip box against RetinaFace's mouth corners.
 CORNER_WIDTH_RATIO = 1.04
@@ -89,13 +89,9 @@ def mouth_covers(mouth: MouthBox, x: float, y: float) -> bool:
     return abs(dx * c + dy * s) <= mouth.width / 2 + margin and abs(-dx * s + dy * c) <= mouth.height / 2 + margin
 
 
-_CLASS_SUM = np.ones((1, 3), np.float32)
-
-
 def mouth_box_of(result: CropResult, previous_angle: float) -> MouthBox | None:
     """Box of the mouth pixels of a crop result, in frame pixels; None if too few (the mouth is lost)."""
-    # The three mouth classes summed by cv2.transform: numpy's sum over a 3-wide last axis costs 25x more.
-    mouth = (cv2.transform(result.probs, _CLASS_SUM) > MOUTH_THRESHOLD).astype(np.uint8)
+    mouth = (mouth_probability(result.probs) > MOUTH_THRESHOLD).astype(np.uint8)
     points = cv2.findNonZero(mouth)
     if points is None or len(points) < MIN_MOUTH_PIXELS:
         return None
@@ -132,9 +128,17 @@ def smooth_box(prev: MouthBox, new: MouthBox) -> MouthBox:
 def blend_probs(prev: np.ndarray, new: np.ndarray) -> np.ndarray:
     """Per pixel: average small differences (noise), take large ones (motion) as they are."""
     # Differences under 0.12 (sensor noise) move 15% of the way; over 0.52 (motion) all the way.
-    diff = np.abs(new - prev)
-    w = np.clip((diff - 0.12) * (1.0 / 0.4), 0.0, 1.0) * 0.85 + 0.15
-    return prev + w * (new - prev)
+    # In place on one buffer: a third less time than the plain expression.
+    change = new - prev
+    w = np.abs(change)
+    w -= 0.12
+    w *= 1.0 / 0.4
+    np.clip(w, 0.0, 1.0, out=w)
+    w *= 0.85
+    w += 0.15
+    w *= change
+    w += prev
+    return w
 
 
 @dataclass
