@@ -289,3 +289,26 @@ def test_a_still_mouth_skips_the_network_but_any_change_in_it_runs_it(tracker, d
         assert runs == [1]
     finally:
         tracker.segmenter.infer = infer
+
+
+def test_the_pasted_mask_keeps_every_pixel_the_lipstick_could_reach(tracker, demo_frame):
+    """Only the mouth's part of the crop is pasted into the frame; nothing that could paint is cut off:
+    every frame pixel where the whole crop carries mouth probability above the renderer's cut-off lies
+    inside the pasted region, with the same value."""
+    from vcam_lipstick.model.segmenter import paste
+
+    tracker.reset()
+    tracker.process(demo_frame)
+    result = tracker.tracks[0].result
+    mask = paste(result, demo_frame.shape)
+    h, w = demo_frame.shape[:2]
+    whole = cv2.warpAffine(result.probs, result.matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    reach = cv2.dilate((whole.sum(axis=2) > 0.004).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    inside = np.zeros((h, w), bool)
+    inside[mask.y0 : mask.y0 + mask.shape[0], mask.x0 : mask.x0 + mask.shape[1]] = True
+    assert reach.any() and not (reach & ~inside).any()
+    region = whole[mask.y0 : mask.y0 + mask.shape[0], mask.x0 : mask.x0 + mask.shape[1]]
+    assert np.abs(region - mask.alpha).max() < 1e-3  # the same, up to the warp's sub-pixel rounding
+    assert inside.sum() < 0.8 * np.count_nonzero(cv2.warpAffine(np.ones(result.probs.shape[:2], np.float32), result.matrix,
+                                                               (w, h), flags=cv2.WARP_INVERSE_MAP))
