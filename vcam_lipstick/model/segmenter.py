@@ -23,6 +23,7 @@ class CropResult:
     probs: np.ndarray
     matrix: np.ndarray
     box: MouthBox
+    crop: np.ndarray | None = None  # the uint8 BGR crop the network saw
 
 
 class LipSegmenter:
@@ -77,7 +78,7 @@ class LipSegmenter:
         if flip_average:
             mirrored = self.postprocess(self.infer(np.ascontiguousarray(blob[..., ::-1])))
             probs = 0.5 * (probs + mirrored[:, ::-1])
-        return CropResult(probs, m, box)
+        return CropResult(probs, m, box, crop)
 
 
 _CLASS_SUM = np.ones((1, 3), np.float32)

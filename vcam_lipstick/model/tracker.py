@@ -44,8 +44,6 @@ MOUTH_THRESHOLD = 0.5
 # the crop differs by less than this (0-255, the largest channel), above sensor and codec noise; a finger
 # or a moving lip changes patches by 20-100. Compared against the crop last segmented, not the previous
 # frame, so slow change adds up and is segmented; and at most every REUSE_MAX_FRAMES-th frame is reused.
-# The crops compared are nearest-neighbour samples (``still_probe``): a quarter of the cost of the
-# network's bilinear crop, and the same frame pixels on both sides of the comparison.
 REUSE_MAX_PATCH_CHANGE = 9.0
 REUSE_MAX_FRAMES = 8
 
@@ -148,12 +146,6 @@ class Track:
     misses: int = 0
     reused: int = 0  # frames in a row that kept ``result``
     pasted: LipMask | None = None  # ``result`` in frame pixels, kept while it is reused
-    probe: np.ndarray | None = None  # ``still_probe`` of the frame ``result`` came from
-
-
-def still_probe(frame: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The crop that ``matrix`` cuts from ``frame``, nearest-neighbour: for telling whether it changed."""
-    return cv2.warpAffine(frame, matrix, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
 
 
 def crop_unchanged(crop: np.ndarray, previous: np.ndarray) -> bool:
@@ -226,7 +218,7 @@ class LipTracker:
             box = found
             if i >= 1 and settled:
                 break
-        return Track(box, result, probe=self._probe(frame, result))
+        return Track(box, result)
 
     def _acquire_face(self, frame: np.ndarray, face: Face, still: bool = False) -> Track | None:
         boxes = acquisition_boxes(face)
@@ -256,22 +248,19 @@ class LipTracker:
         return self._paste_all(tracks, frame.shape)
 
     # -- tracking ---------------------------------------------------------------------------
-    def _probe(self, frame: np.ndarray, result: CropResult) -> np.ndarray | None:
-        """What ``_reuse`` compares later frames with (nothing when reuse is off)."""
-        return still_probe(frame, result.matrix, self.segmenter.size) if self.options.reuse_still_frames else None
-
     def _reuse(self, frame: np.ndarray, track: Track) -> Track | None:
         """The track unchanged, if its crop, cut again from this frame, shows what it showed."""
-        if (not self.options.reuse_still_frames or track.result is None or track.probe is None
+        if (not self.options.reuse_still_frames or track.result is None or track.result.crop is None
                 or track.misses or track.reused >= REUSE_MAX_FRAMES):
             return None
         t = time.perf_counter()
-        same = crop_unchanged(still_probe(frame, track.result.matrix, self.segmenter.size), track.probe)
+        crop = self.segmenter.cut(frame, track.result.matrix)
+        same = crop_unchanged(crop, track.result.crop)
         self.times.track += time.perf_counter() - t
         if not same:
             return None
         self.times.reused += 1
-        return Track(track.box, track.result, 0, track.reused + 1, track.pasted, track.probe)
+        return Track(track.box, track.result, 0, track.reused + 1, track.pasted)
 
     def _step(self, frame: np.ndarray, track: Track) -> Track | None:
         kept = self._reuse(frame, track)
@@ -289,13 +278,12 @@ class LipTracker:
                                   borderMode=cv2.BORDER_CONSTANT)
             result.probs = blend_probs(prev, result.probs)
         found = mouth_box_of(result, track.box.angle)
-        probe = None if found is None else self._probe(frame, result)
         self.times.track += time.perf_counter() - t
         if found is None:
             track.misses += 1
             return track if track.misses < 2 else None
         box = smooth_box(track.box, found) if self.options.smoothing else found
-        return Track(box, result, probe=probe)
+        return Track(box, result, 0)
 
     @staticmethod
     def _overlaps(box: MouthBox, others: list[MouthBox]) -> bool:
