@@ -61,3 +61,18 @@ def test_crop_matrix_centres_and_levels_the_mouth():
     assert corner[0] - 63.5 == pytest.approx(128 * 0.6 / 2)
     back = invert_affine(m) @ np.append(centre, 1.0)
     assert back == pytest.approx([300.0, 200.0])
+
+
+def test_pooled_iou_pools_pixels_over_images_per_class_and_for_both_lips():
+    from vcam_lipstick.processing.metrics import PooledIoU
+
+    truth = np.array([[1, 1, 2, 2, 3, 0]])
+    pred = np.array([[1, 2, 2, 2, 0, 3]])
+    tally = PooledIoU()
+    tally.add(pred, truth)
+    tally.add(truth, truth)  # a perfect second image pools in, it does not average
+    scores = tally.scores()
+    assert scores["upper_iou"] == 3 / 4  # upper: 3 shared pixels of 4 in the union
+    assert scores["lower_iou"] == 4 / 5
+    assert scores["inner_iou"] == 1 / 3
+    assert scores["lip_iou"] == 8 / 8  # both lips together: the upper/lower swap does not count

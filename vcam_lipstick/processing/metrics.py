@@ -23,6 +23,27 @@ def lips(labels: np.ndarray) -> np.ndarray:
     return (labels == 1) | (labels == 2)
 
 
+class PooledIoU:
+    """IoU per mouth class and for both lips together, pooled over many label images (crops)."""
+
+    def __init__(self):
+        self.inter, self.union = np.zeros(4), np.zeros(4)
+        self.lip_inter = self.lip_union = 0
+
+    def add(self, pred: np.ndarray, truth: np.ndarray) -> None:
+        for c in range(1, 4):
+            self.inter[c] += np.count_nonzero((pred == c) & (truth == c))
+            self.union[c] += np.count_nonzero((pred == c) | (truth == c))
+        p_lip, t_lip = lips(pred), lips(truth)
+        self.lip_inter += np.count_nonzero(p_lip & t_lip)
+        self.lip_union += np.count_nonzero(p_lip | t_lip)
+
+    def scores(self) -> dict[str, float]:
+        per_class = self.inter / np.maximum(self.union, 1)
+        return {"upper_iou": float(per_class[1]), "lower_iou": float(per_class[2]),
+                "inner_iou": float(per_class[3]), "lip_iou": self.lip_inter / max(self.lip_union, 1)}
+
+
 #: Values of an occluder mask: 0 none, 1 an occluder, 2 an occluder in front of lips (``synth --occlude``).
 OCCLUDER_OVER_LIPS = 2
 

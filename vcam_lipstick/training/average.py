@@ -20,6 +20,7 @@ import numpy as np
 
 from ..argtypes import bounded
 from ..model.spec import ModelError, load_spec, sha256_of, write_spec
+from ..processing.metrics import PooledIoU
 
 
 def average_onnx(a: Path, b: Path, weight: float, out: Path) -> int:
@@ -55,20 +56,11 @@ def crop_val_metrics(onnx_path: Path, spec, data: Path) -> dict[str, float]:
     dataset = CropDataset(FaceStore(data, "val"), cfg, train=False)
     session = create_session(onnx_path)
     name = session.get_inputs()[0].name
-    inter, union = np.zeros(4), np.zeros(4)
-    lip_i = lip_u = 0
+    tally = PooledIoU()
     for i in range(len(dataset)):
         x, y, _ = dataset[i]
-        pred = session.run(None, {name: x[np.newaxis]})[0][0].argmax(axis=0)
-        for c in range(1, 4):
-            inter[c] += np.count_nonzero((pred == c) & (y == c))
-            union[c] += np.count_nonzero((pred == c) | (y == c))
-        p_lip, y_lip = (pred == 1) | (pred == 2), (y == 1) | (y == 2)
-        lip_i += np.count_nonzero(p_lip & y_lip)
-        lip_u += np.count_nonzero(p_lip | y_lip)
-    iou = inter / np.maximum(union, 1)
-    return {"crop_val_upper_iou": iou[1], "crop_val_lower_iou": iou[2], "crop_val_inner_iou": iou[3],
-            "crop_val_lip_iou": lip_i / max(lip_u, 1)}
+        tally.add(session.run(None, {name: x[np.newaxis]})[0][0].argmax(axis=0), y)
+    return {f"crop_val_{k}": v for k, v in tally.scores().items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ..argtypes import bounded, parse_size
 from ..model.segmenter import LIP_CLASSES
+from ..processing.metrics import PooledIoU
 from ..processing.tone import terciles
 from .checkpoint import build_model, load_trained, read_checkpoint
 from .data import CropConfig, CropDataset, FaceStore
@@ -96,19 +97,10 @@ def batches(dataset: CropDataset, order: np.ndarray, batch_size: int):
 def evaluate(model: LipNet, dataset: CropDataset, batch_size: int = 64) -> dict[str, float]:
     """Pooled IoU per class and for the union of both lips, on crops."""
     model.eval()
-    inter = np.zeros(4)
-    union = np.zeros(4)
-    lip_i = lip_u = 0.0
+    tally = PooledIoU()
     for x, y, _ in batches(dataset, np.arange(len(dataset)), batch_size):
-        pred = model(x).argmax(1)
-        for c in range(1, 4):
-            inter[c] += ((pred == c) & (y == c)).sum().item()
-            union[c] += ((pred == c) | (y == c)).sum().item()
-        p_lip, y_lip = (pred == 1) | (pred == 2), (y == 1) | (y == 2)
-        lip_i += (p_lip & y_lip).sum().item()
-        lip_u += (p_lip | y_lip).sum().item()
-    iou = inter / np.maximum(union, 1)
-    return {"upper_iou": iou[1], "lower_iou": iou[2], "inner_iou": iou[3], "lip_iou": lip_i / max(lip_u, 1)}
+        tally.add(model(x).argmax(1).numpy(), y.numpy())
+    return tally.scores()
 
 
 def parse_crop_size(text: str) -> tuple[int, int]:
