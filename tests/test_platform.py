@@ -17,6 +17,7 @@ from vcam_lipstick import system
 REPO = Path(__file__).resolve().parents[1]
 INSTALLER = REPO / "installer"
 INSTALL_SH = INSTALLER / "linux" / "install.sh"
+BUILD_OPENCV_SH = INSTALLER / "linux" / "build_opencv.sh"
 
 # Paths a user can really have: spaces, non-ASCII letters, "&" (which broke the old plist), and the
 # characters each format must escape.
@@ -412,10 +413,11 @@ def autostart_exec(config: Path) -> list[str]:
     return parse_desktop_exec(keys["Exec"])
 
 
-def test_install_sh_passes_shellcheck():
+@pytest.mark.parametrize("script", [INSTALL_SH, BUILD_OPENCV_SH], ids=lambda p: p.name)
+def test_linux_scripts_pass_shellcheck(script):
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck not installed (apt-get install -y shellcheck)")
-    check = subprocess.run(["shellcheck", str(INSTALL_SH)], capture_output=True, text=True)
+    check = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
 
 
@@ -596,3 +598,13 @@ def test_ci_workflow_builds_and_smoke_tests_on_three_systems_and_two_pythons():
     smoke = scripts[order[-1]]
     assert "vcam-lipstick-cli.exe" in smoke and "vcam-lipstick.app/Contents/MacOS" in smoke
     assert any(step.get("uses", "").startswith("actions/upload-artifact@") for step in job["steps"])
+
+
+@linux_only
+def test_build_opencv_sh_explains_itself_and_builds_nothing_without_a_folder(tmp_path):
+    for args, code in (["--help"], 0), ([], 2):
+        result = subprocess.run(["bash", str(BUILD_OPENCV_SH), *args], capture_output=True, text=True,
+                                cwd=tmp_path, timeout=30)
+        assert result.returncode == code
+        assert "core, imgproc" in result.stdout + result.stderr  # the usage names what it builds
+    assert list(tmp_path.iterdir()) == []  # nothing was downloaded or unpacked

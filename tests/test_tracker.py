@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vcam_lipstick.model.detector import Face
+from vcam_lipstick.model.detector import NMS_IOU, Face, non_max_suppression
 from vcam_lipstick.model.tracker import (RETRY_MAX_FACE_WIDTH, blend_probs, box_from_face, mouth_covers,
                                          mouth_fits_face, smooth_box)
 from vcam_lipstick.processing.geometry import MouthBox
@@ -312,3 +312,27 @@ def test_the_pasted_mask_keeps_every_pixel_the_lipstick_could_reach(tracker, dem
     assert np.abs(region - mask.alpha).max() < 1e-3  # the same, up to the warp's sub-pixel rounding
     assert inside.sum() < 0.8 * np.count_nonzero(cv2.warpAffine(np.ones(result.probs.shape[:2], np.float32), result.matrix,
                                                                (w, h), flags=cv2.WARP_INVERSE_MAP))
+
+
+def test_overlapping_detections_of_one_face_become_one_and_two_faces_stay_two():
+    boxes = np.array([[100, 100, 200, 220],    # a face
+                      [104, 98, 204, 216],     # the same face, a neighbouring anchor, lower score
+                      [300, 100, 400, 220],    # a second face beside it
+                      [190, 100, 290, 220]],   # overlaps both faces by ~10%: a third face
+                     np.float32)
+    scores = np.array([0.9, 0.95, 0.8, 0.7], np.float32)
+    assert non_max_suppression(boxes, scores, NMS_IOU) == [1, 2, 3]
+    assert non_max_suppression(boxes[:0], scores[:0], NMS_IOU) == []
+
+
+def test_face_suppression_matches_opencv_dnn_where_that_module_exists():
+    if not hasattr(cv2, "dnn"):
+        pytest.skip("this OpenCV has no dnn module (the minimal build)")
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        xy = rng.uniform(0, 300, (40, 2)).astype(np.float32)
+        boxes = np.hstack([xy, xy + rng.uniform(20, 120, (40, 2)).astype(np.float32)])
+        scores = rng.uniform(0.1, 1.0, 40).astype(np.float32)
+        expected = cv2.dnn.NMSBoxes([[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
+                                     for b in boxes], scores.astype(float).tolist(), 0.0, NMS_IOU)
+        assert non_max_suppression(boxes, scores, NMS_IOU) == list(np.array(expected).reshape(-1))

@@ -51,6 +51,30 @@ def _anchors(width: int, height: int) -> np.ndarray:
     return np.vstack(out).astype(np.float32)
 
 
+# Two detections of one face overlap far more than this; two faces side by side rarely do.
+NMS_IOU = 0.4
+
+
+def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
+    """Indices of the boxes (x0, y0, x1, y1) to keep, best score first: each kept box overlaps no
+    better-scored kept box by more than ``iou_threshold``. (Greedy, as ``cv2.dnn.NMSBoxes``; written out
+    so the runtime needs no OpenCV dnn module.)"""
+    areas = np.maximum(boxes[:, 2] - boxes[:, 0], 0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size:
+        best, rest = order[0], order[1:]
+        keep.append(int(best))
+        lo = np.maximum(boxes[best, :2], boxes[rest, :2])
+        hi = np.minimum(boxes[best, 2:], boxes[rest, 2:])
+        inter_w, inter_h = np.clip(hi - lo, 0, None).T
+        inter = inter_w * inter_h
+        union = areas[best] + areas[rest] - inter
+        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        order = rest[iou <= iou_threshold]
+    return keep
+
+
 MAX_UPSCALE = 2.0
 
 
@@ -88,12 +112,10 @@ class FaceDetector:
         sizes = anchors[:, 2:] * np.exp(loc[:, 2:] * _VARIANCE[1])
         boxes = np.hstack([centers - sizes / 2, centers + sizes / 2])
         points = anchors[:, None, :2] + landms.reshape(-1, 5, 2) * _VARIANCE[0] * anchors[:, None, 2:]
-        order = cv2.dnn.NMSBoxes(
-            [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in boxes],
-            scores.astype(float).tolist(), 0.0, 0.4)
+        order = non_max_suppression(boxes, scores, NMS_IOU)
         faces = []
         inv = 1.0 / scale
-        for i in np.array(order).reshape(-1):
+        for i in order:
             box = tuple(float(v) * inv for v in boxes[i])
             faces.append(Face(box, float(scores[i]), (points[i] * inv).astype(np.float32)))
         faces.sort(key=lambda f: f.height, reverse=True)
