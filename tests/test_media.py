@@ -1,6 +1,7 @@
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -218,3 +219,29 @@ def test_size_limit_reads_the_header(tmp_path):
     with pytest.raises(MediaError, match=r"50x40"):
         check_image_size(path, max_pixels=1999)
     assert check_image_size(write(tmp_path / "junk.png", b"not an image")) is None  # OpenCV decides
+
+
+def test_a_relative_name_with_a_colon_is_a_local_file_not_an_ffmpeg_protocol(tmp_path, monkeypatch):
+    # FFmpeg reads "file:..." (or "http:...") as a protocol: the video went elsewhere, then the rename failed
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file:clips").mkdir()
+    name = Path("file:clips") / "take.mp4"
+    frame = np.full((48, 64, 3), 90, np.uint8)
+    with VideoWriter(name, 64, 48, 10.0) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    assert (tmp_path / "file:clips" / "take.mp4").is_file()
+    cap, info = open_video(name)
+    ok, first = cap.read()
+    cap.release()
+    assert ok and first.shape == (48, 64, 3) and (info.width, info.height) == (64, 48)
+
+
+def test_a_video_the_writer_could_not_produce_is_one_clear_error(tmp_path):
+    writer = VideoWriter(tmp_path / "out.mp4", 64, 48, 10.0)
+    writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.writer.release()
+    writer.tmp.unlink()  # as if the disk filled up or the folder vanished under the writer
+    with pytest.raises(MediaError, match="out.mp4: the video could not be written"):
+        writer.close()
+    assert list(tmp_path.iterdir()) == []

@@ -132,10 +132,16 @@ class VideoInfo:
     frames: int
 
 
+def ffmpeg_name(path: Path) -> str:
+    """The name to hand FFmpeg for a local file: absolute, because FFmpeg reads a leading "word:" as a
+    protocol ("file:clip.mp4", "http:..."), so a relative name with a colon would go somewhere else."""
+    return str(Path(path).absolute())
+
+
 def capture_file(path: Path, threads: int = 0) -> cv2.VideoCapture:
     """OpenCV's FFmpeg capture of a file; ``threads`` decoder threads (0: FFmpeg's choice, one per core)."""
     params = [cv2.CAP_PROP_N_THREADS, int(threads)] if threads > 0 else []
-    return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, params)
+    return cv2.VideoCapture(ffmpeg_name(path), cv2.CAP_FFMPEG, params)
 
 
 def open_video(path: Path, threads: int = 0) -> tuple[cv2.VideoCapture, VideoInfo]:
@@ -151,7 +157,7 @@ def open_video(path: Path, threads: int = 0) -> tuple[cv2.VideoCapture, VideoInf
         raise MediaError(f"{path}: empty file")
     # Probe with one capture, then hand out a fresh one: seeking back to frame 0 fails on some
     # files (a 1-frame video reads nothing after the seek).
-    probe = cv2.VideoCapture(str(path))
+    probe = cv2.VideoCapture(ffmpeg_name(path))
     try:
         ok, first = probe.read() if probe.isOpened() else (False, None)
         if not ok or first is None:
@@ -187,10 +193,11 @@ class VideoWriter:
         fourcc = cv2.VideoWriter_fourcc(*_FOURCC[ext])
         self.pad = (0, 0)
         if ext == ".avi" and (width % 2 or height % 2):
-            self.writer = cv2.VideoWriter(str(self.tmp), cv2.CAP_OPENCV_MJPEG, fourcc, fps, self.size)
+            self.writer = cv2.VideoWriter(ffmpeg_name(self.tmp), cv2.CAP_OPENCV_MJPEG, fourcc, fps, self.size)
         else:
             self.pad = (width % 2, height % 2)
-            self.writer = cv2.VideoWriter(str(self.tmp), fourcc, fps, (width + self.pad[0], height + self.pad[1]))
+            coded = (width + self.pad[0], height + self.pad[1])
+            self.writer = cv2.VideoWriter(ffmpeg_name(self.tmp), fourcc, fps, coded)
         if not self.writer.isOpened():
             self.tmp.unlink(missing_ok=True)
             raise MediaError(f"{path}: cannot open a {ext} video writer here")
@@ -219,6 +226,8 @@ class VideoWriter:
                 if self.pad != (0, 0):
                     self._declare_size()
                 self.tmp.replace(self.path)
+        except OSError as exc:  # the writer wrote nothing (a full disk, a vanished folder)
+            raise MediaError(f"{self.path}: the video could not be written ({exc.strerror or exc})") from None
         finally:  # on failure, Ctrl+C or SIGTERM nothing half-written stays behind
             self.tmp.unlink(missing_ok=True)
 

@@ -229,9 +229,14 @@ class VideoFileSink(Closable):
             self.writer.write(frame)
 
     def close(self) -> None:
+        from ..media import MediaError
+
         if self.writer is not None:
-            self.writer.close(success=True)
-            self.writer = None
+            writer, self.writer = self.writer, None
+            try:
+                writer.close(success=True)
+            except MediaError as exc:
+                log.error("%s", exc)
 
 
 class NullSink(Closable):
