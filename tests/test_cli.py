@@ -284,3 +284,106 @@ def test_a_deeply_nested_shades_file_is_one_warning_and_the_builtins(command, tm
     lines = [line for line in out.stderr.splitlines() if "shades.json" in line]
     assert len(lines) == 1 and "built-ins only" in lines[0] and "Traceback" not in out.stderr
     assert (config_dir() / "shades.json").stat().st_size == 50_000_000
+
+
+@pytest.fixture
+def clip_mp4(tmp_path, demo_frame):
+    path = tmp_path / "call.mp4"
+    with VideoWriter(path, 320, 240, 10.0) as writer:
+        for _ in range(3):
+            writer.write(cv2.resize(demo_frame, (320, 240)))
+    return path
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--sink", "{clip}"], "output is the same file as the input"),
+    (["--sink", "null", "--stats", "{clip}"], "output is the same file as the input"),
+    (["--sink", "{out}", "--stats", "{out}"], "the stats and the video would be the same file"),
+    (["--sink", "{folder}"], "is a folder"),
+    (["--sink", "null", "--stats", "{folder}"], "is a folder"),
+    (["--sink", "null", "--stats", ""], "is a folder"),
+])
+def test_run_never_writes_over_its_source_its_video_or_a_folder(extra, needle, clip_mp4, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    before = clip_mp4.read_bytes()
+    names = {"clip": str(clip_mp4), "out": str(tmp_path / "out.mp4"), "folder": str(tmp_path / "folder")}
+    argv = ["run", "--no-tray", "--source", str(clip_mp4), "--frames", "2", *(a.format(**names) for a in extra)]
+    assert main(argv) == 1
+    assert needle in one_line_error(capsys)
+    assert clip_mp4.read_bytes() == before and not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_stats_onto_a_pipe_is_refused_before_the_run(tmp_path, capsys):
+    fifo = tmp_path / "stats.json"
+    os.mkfifo(fifo)
+    assert main(["run", "--no-tray", "--source", "demo", "--sink", "null", "--frames", "2", "--stats", str(fifo)]) == 1
+    assert "not a regular file" in one_line_error(capsys)
+
+
+def test_stats_through_a_symbolic_link_update_its_target_and_keep_the_link(tmp_path, capsys):
+    target = tmp_path / "runs" / "stats.json"
+    target.parent.mkdir()
+    target.write_text("{}")
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    assert main(["run", "--no-tray", "--source", "demo", "--sink", "null", "--frames", "3", "--stats", str(link)]) == 0
+    assert link.is_symlink() and json.loads(target.read_text())["frames_published"] >= 3
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_pipe_or_a_device_as_an_input_photo_is_one_line_not_a_hang(tmp_path, capsys):
+    fifo = tmp_path / "face.jpg"
+    os.mkfifo(fifo)
+    commands = [["process", str(fifo), "-o", str(tmp_path / "out.jpg")]]
+    if os.path.exists("/dev/zero"):  # read whole, it would fill the memory
+        commands.append(["segment", "/dev/zero", "--out", str(tmp_path / "labels")])
+    for argv in commands:
+        assert main(argv) == 1
+        out = capsys.readouterr()
+        assert "not a regular file" in out.out + out.err and "Traceback" not in out.out + out.err
+
+
+def test_a_symbolic_link_loop_as_an_input_is_one_line(tmp_path, capsys):
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(loop)
+    assert main(["process", str(loop), "-o", str(tmp_path / "out.jpg")]) == 1
+    assert "loops back on itself" in one_line_error(capsys)
+
+
+def test_a_made_up_name_for_a_same_name_input_never_replaces_a_file_already_there(face_jpg, tmp_path, capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "face.jpg").write_bytes(face_jpg.read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "face-2.jpg").write_bytes(b"the user's own photo")
+    assert main(["process", str(tmp_path / "a" / "face.jpg"), str(tmp_path / "b" / "face.jpg"), "-o", str(out)]) == 0
+    assert (out / "face-2.jpg").read_bytes() == b"the user's own photo"
+    assert (out / "face.jpg").is_file() and (out / "face-3.jpg").is_file()
+
+
+@pytest.mark.parametrize("command", ["eval", "synth"])
+def test_eval_and_synth_never_write_into_the_data_set_they_read(command, face_jpg, tmp_path, capsys):
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    (data / "masks").mkdir()
+    (data / "images" / "face.jpg").write_bytes(face_jpg.read_bytes())
+    cv2.imwrite(str(data / "masks" / "face.png"), np.zeros((8, 8), np.uint8))
+    before = sorted(p.name for p in data.rglob("*"))
+    argv = (["eval", "--data", str(data), "--report", str(data / "images")] if command == "eval"
+            else ["synth", "--data", str(data), "--out", str(data), "--count", "1"])
+    assert main(argv) == 1
+    assert "is inside the data folder" in one_line_error(capsys)
+    assert sorted(p.name for p in data.rglob("*")) == before
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["synth", "--data", "d", "--out", "o", "--seed", "-1"], "seed must be at least 0, not -1"),
+    (["bench", "--frames", "1"], "frames must be at least 2, not 1"),
+])
+def test_a_seed_or_frame_count_that_cannot_work_is_a_usage_line(argv, needle, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and needle in capsys.readouterr().err

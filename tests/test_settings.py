@@ -118,3 +118,20 @@ def test_text_settings_with_control_characters_are_reset(tmp_path, caplog):
         s = SettingsStore(tmp_path).load()
     assert s.shade == Settings().shade and s.finish == ""
     assert "\x1b" not in caplog.text and all(len(w) < 200 for w in _warnings(caplog))
+
+
+def test_a_settings_file_that_is_a_symbolic_link_stays_one_and_its_target_is_saved(tmp_path):
+    dotfiles = tmp_path / "dotfiles" / "vcam-settings.json"
+    dotfiles.parent.mkdir()
+    config = tmp_path / "config"
+    config.mkdir()
+    store = SettingsStore(config)
+    store.save(Settings(shade="Plum"))
+    (config / "settings.json").replace(dotfiles)
+    (config / "settings.json").symlink_to(dotfiles)
+    settings = store.load()
+    settings.shade = "Classic Red"
+    store.save(settings)
+    assert (config / "settings.json").is_symlink()
+    assert SettingsStore(config).load().shade == "Classic Red"
+    assert sorted(p.name for p in config.iterdir()) == ["settings.json"]  # no temporary file left

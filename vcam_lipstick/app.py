@@ -683,7 +683,7 @@ class Controller:
         from .loop import LoopStats
 
         summary = (self.runner.stats if self.runner is not None else LoopStats()).summary()
-        path = Path(path)
+        path = Path(os.path.realpath(path))  # through a symbolic link, not over it
         tmp = path.with_name(f".{path.name}.tmp")
         try:
             tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

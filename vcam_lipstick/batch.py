@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .media import IMAGE_EXTS, VIDEO_EXTS, MediaError, VideoWriter, check_output, open_video, read_image, write_image
+from .media import (IMAGE_EXTS, VIDEO_EXTS, MediaError, VideoWriter, check_output, open_video, read_image, resolved,
+                    write_image)
 from .pipeline import LipstickPipeline, View
 from .processing.mask import labels_of
 
@@ -21,12 +22,13 @@ class BatchResult:
     failed: int = 0
 
 
-def unique_targets(inputs: list[Path], name_of) -> list[tuple[Path, str]]:
+def unique_targets(inputs: list[Path], name_of, exists=lambda name: False) -> list[tuple[Path, str]]:
     """Each input with its own output name: a name another input took first gets -2, -3, ...
 
     ``name_of(path)`` is the natural output name. Names are compared case-blind (as macOS and
     Windows do) and the order of ``inputs`` decides, so the same command always writes the same
-    names. An input named twice is processed once.
+    names. An input named twice is processed once. A made-up name never lands on a file that
+    ``exists(name)`` says is already there.
     """
     seen_inputs: set[Path] = set()
     taken = {name_of(Path(p)).casefold() for p in inputs}
@@ -34,7 +36,7 @@ def unique_targets(inputs: list[Path], name_of) -> list[tuple[Path, str]]:
     out = []
     for src in inputs:
         src = Path(src)
-        key = src.resolve()
+        key = resolved(src)
         if key in seen_inputs:
             continue
         seen_inputs.add(key)
@@ -42,7 +44,7 @@ def unique_targets(inputs: list[Path], name_of) -> list[tuple[Path, str]]:
         if name.casefold() in used:
             stem, suffix = Path(name).stem, Path(name).suffix
             n = 2
-            while f"{stem}-{n}{suffix}".casefold() in taken | used:
+            while f"{stem}-{n}{suffix}".casefold() in taken | used or exists(f"{stem}-{n}{suffix}"):
                 n += 1
             name = f"{stem}-{n}{suffix}"
         used.add(name.casefold())
@@ -57,7 +59,7 @@ def segment_files(tracker, inputs: list[Path], out_dir: Path, report=print) -> B
     """
     result = BatchResult()
     check_output(out_dir / "x.png", inputs)
-    for path, name in unique_targets(inputs, lambda p: f"{p.stem}.png"):
+    for path, name in unique_targets(inputs, lambda p: f"{p.stem}.png", lambda name: (out_dir / name).exists()):
         try:
             target = out_dir / name
             if name != f"{path.stem}.png":
@@ -85,7 +87,7 @@ def process_files(pipeline: LipstickPipeline, inputs: list[Path], output: Path, 
         except OSError as exc:
             raise MediaError(f"{output}: cannot create output folder ({exc.strerror or exc})") from None
     into_folder = many or output.is_dir()
-    for src, name in unique_targets(inputs, lambda p: p.name):
+    for src, name in unique_targets(inputs, lambda p: p.name, lambda name: into_folder and (output / name).exists()):
         target = output / name if into_folder else output
         if name != src.name:
             report(f"note: {src} -> {target} (another input has the same name)")

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--data", required=True, type=Path, metavar="DIR", help="labelled folder, e.g. .../lips/val")
     sy.add_argument("--out", required=True, type=Path, metavar="DIR")
     sy.add_argument("--count", type=_positive, default=None)
-    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--seed", type=bounded(int, 0, what="seed"), default=0)
     sy.add_argument("--occlude", action="store_true",
                     help="a finger, hand, microphone, cup, pen, phone, hair or object over each mouth; "
                          "masks keep the visible lips, occluders/ marks the occluder")
@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--video", type=Path, help="video FILE (default: the built-in demo)")
     be.add_argument("--size", type=parse_size, default=(1280, 720))
     be.add_argument("--threads", type=_threads, default=1)
-    be.add_argument("--frames", type=_positive, default=150)
+    # the first frame acquires the face; tracking is timed from the second
+    be.add_argument("--frames", type=bounded(int, 2, what="frames"), default=150)
     be.add_argument("--no-baseline", action="store_true", help="skip the study-recipe baseline")
     be.add_argument("--json", action="store_true")
 
@@ -218,12 +219,29 @@ def cmd_segment(args) -> int:
     return 1 if result.failed else 0
 
 
+def _output_folder(folder: Path, data: Path, what: str) -> None:
+    """Create ``folder`` for ``what`` a command writes; never inside the data set it reads."""
+    from .media import resolved
+
+    out, source = resolved(folder), resolved(data)
+    if out == source or source in out.parents:
+        raise CliError(f"{folder}: is inside the data folder {data}; {what} would mix with its images")
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{folder}: is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"{folder}: cannot create the folder ({exc.strerror or exc})") from None
+
+
 def cmd_eval(args) -> int:
     from .evaluation.evaluate import evaluate_folder
     from .model.bundle import load_tracker
 
     if not args.data.is_dir():
         raise CliError(_data_hint(args.data))
+    if args.report is not None:
+        _output_folder(args.report, args.data, "the report")
     summary = evaluate_folder(load_tracker(), args.data, report=args.report, progress=not args.json)
     if args.json:
         print(json.dumps(summary))
@@ -252,6 +270,7 @@ def cmd_synth(args) -> int:
 
     if not args.data.is_dir():
         raise CliError(_data_hint(args.data))
+    _output_folder(args.out, args.data, "the new images")
     n = make_webcam_set(args.data, args.out, args.count, args.seed, occlude=args.occlude, aligned=args.aligned)
     kind = "aligned faces" if args.aligned else "webcam-like frames"
     print(f"wrote {n} {kind}{' with occluders' if args.occlude else ''} to {args.out}")
@@ -341,6 +360,7 @@ def cmd_run(args) -> int:
     from .settings import SettingsStore, log_dir
     from .system import SingleInstance, setup_logging, share_the_cpu
 
+    check_run_files(args.source, args.sink, args.stats)
     setup_logging(log_dir(), args.verbose)
     share_the_cpu()
     store = SettingsStore()
@@ -370,6 +390,31 @@ def _install_signal_handlers(stop) -> None:
             signal.signal(sig, handler)
         except (ValueError, OSError):  # not in the main thread
             pass
+
+
+SINK_WORDS = ("virtual", "window", "null")
+
+
+def check_run_files(source: str | None, sink: str | None, stats: Path | None) -> None:
+    """Before anything opens: a run must not write its video or its stats over its own source, its
+    stats over its video, or either onto a folder, a device or a pipe (found after a long run, or never)."""
+    import stat
+
+    from .media import check_output, resolved
+
+    source_file = [Path(source)] if source and Path(source).is_file() else []
+    sink_file = Path(sink) if sink and sink not in SINK_WORDS else None
+    if sink_file is not None:
+        check_output(sink_file, source_file)
+    if stats is None:
+        return
+    if stats.exists():
+        mode = os.stat(stats).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            raise CliError(f"{stats}: not a regular file (a device or a pipe); give a file name such as stats.json")
+    check_output(stats, source_file)
+    if sink_file is not None and resolved(stats) == resolved(sink_file):
+        raise CliError(f"{stats}: the stats and the video would be the same file; choose another name")
 
 
 def _write_stats(controller, path: Path | None) -> None:

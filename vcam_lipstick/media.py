@@ -31,12 +31,14 @@ class MediaError(ValueError):
 def read_image(path: Path) -> np.ndarray:
     """Any common image file -> (H, W, 3) uint8 BGR. Grayscale, alpha and 16-bit are converted."""
     path = Path(path)
+    if path.is_dir():
+        raise MediaError(f"{path}: is a folder, not an image")
+    if path.exists() and not path.is_file():  # /dev/zero would fill the memory, a FIFO would wait forever
+        raise MediaError(f"{path}: not a regular file (a device or a pipe)")
     if path.is_file():
         check_image_size(path)
     try:
         data = path.read_bytes()
-    except IsADirectoryError:
-        raise MediaError(f"{path}: is a folder, not an image") from None
     except OSError as exc:
         raise MediaError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not data:
@@ -93,12 +95,22 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def resolved(path: Path) -> Path:
+    """``path`` made absolute with every symbolic link followed; a link loop is a MediaError."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError):  # Python 3.11-3.12 raise RuntimeError on a loop, 3.13 OSError
+        raise MediaError(f"{path}: a symbolic link that loops back on itself") from None
+
+
 def check_output(output: Path, inputs: list[Path]) -> None:
-    """Refuse to write over an input; make sure the output folder exists and is writable."""
-    out = Path(output).resolve()
+    """Refuse to write over an input or onto a folder; make sure the output folder exists and is writable."""
+    out = resolved(output)
     for src in inputs:
-        if Path(src).resolve() == out:
+        if resolved(src) == out:
             raise MediaError(f"{output}: output is the same file as the input; choose another name")
+    if out.is_dir():
+        raise MediaError(f"{output}: is a folder; give a file name")
     folder = out.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -207,7 +207,11 @@ def show_window(title: str, frames) -> None:
     import tkinter as tk
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the app's to handle; it closes us
-    root = tk.Tk()
+    try:
+        root = tk.Tk()
+    except tk.TclError as exc:  # DISPLAY names a screen that is not there: one line, not a traceback
+        print(f"error: the preview window cannot open: {exc}", file=sys.stderr)
+        sys.exit(1)
     PreviewWindow(tk, root, title, frames).run()
 
 

@@ -24,8 +24,8 @@ def bench_frames(video: Path | None, size: tuple[int, int], count: int) -> list[
                 frames.append(cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
         finally:
             cap.release()
-        if not frames:
-            raise MediaError(f"{video}: no frames")
+        if len(frames) < 2:  # the first acquires the face; tracking is timed from the second
+            raise MediaError(f"{video}: {len(frames)} frame(s); the benchmark needs a video of at least 2")
     else:
         from ..devices.sources import DemoSource
 
