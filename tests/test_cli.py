@@ -46,6 +46,7 @@ def one_line_error(capsys):
     (["process", "x.jpg", "-o", "y.jpg", "--shade", "Clasic Red"], "Classic Red"),
     (["process", "x.jpg", "-o", "y.jpg", "--shade", "#12345"], "#RRGGBB"),
     (["process", "x.jpg", "-o", "y.jpg", "--finish", "glitter"], "matte"),
+    (["run", "--no-tray", "--source", "demo", "--sink", "null", "--frames", "2", "--shade", ""], "unknown shade ''"),
 ])
 def test_bad_look_arguments_exit_2_with_one_line(argv, needle, capsys):
     assert main(argv) == 2

@@ -368,7 +368,7 @@ def cmd_run(args) -> int:
     mode = "headless" if args.no_tray or not display_available() else "tray"
     with SingleInstance(store.folder, mode=mode):
         controller = Controller(store, notify=lambda m: print(m, file=sys.stderr), camera_permission=CameraPermission())
-        if args.shade:
+        if args.shade is not None:  # "" too: an empty name is a mistake to report, not to ignore
             controller.set_shade(args.shade)
         if args.size:
             controller.settings.width, controller.settings.height = args.size
@@ -385,7 +385,10 @@ def _install_signal_handlers(stop) -> None:
     def handler(signum, frame):
         stop()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP: the terminal closed; stop as cleanly as on Ctrl+C (no half-written video left behind)
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is None:  # Windows has no SIGHUP
+            continue
         try:
             signal.signal(sig, handler)
         except (ValueError, OSError):  # not in the main thread
