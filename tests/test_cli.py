@@ -183,10 +183,15 @@ def test_bench_json_reports_stages_and_the_study_baselines(capsys):
 
 @pytest.mark.parametrize("argv, needle", [
     (["run", "--no-tray", "--source", "missing.mp4", "--sink", "null"], "no such file"),
+    (["run", "--no-tray", "--source", "", "--sink", "null"], "no file named"),
+    (["run", "--no-tray", "--source", "folder.mp4", "--sink", "null"], "is a folder, not a file"),
+    (["eval", "--data", "folder.mp4/notes.txt"], "not a folder"),
     (["run", "--no-tray", "--source", "demo", "--sink", "out.gif", "--frames", "2"], "unsupported video container"),
 ])
-def test_run_with_a_bad_source_or_sink_is_one_line(argv, needle, capsys, tmp_path, monkeypatch):
+def test_a_bad_source_sink_or_data_folder_is_one_line(argv, needle, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.mp4").mkdir()
+    (tmp_path / "folder.mp4" / "notes.txt").write_text("not a data set")
     assert main(argv) == 1
     assert needle in one_line_error(capsys)
 

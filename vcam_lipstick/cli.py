@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _data_hint(path: Path) -> str:
+    if path.exists():
+        return f"{path}: not a folder (give a folder with images/ and masks/)"
     return f"{path}: no such folder" + (" (set the path to ../shared/data/lips/val or similar)" if "shared" in str(path) else "")
 
 

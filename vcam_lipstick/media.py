@@ -31,10 +31,8 @@ class MediaError(ValueError):
 def read_image(path: Path) -> np.ndarray:
     """Any common image file -> (H, W, 3) uint8 BGR. Grayscale, alpha and 16-bit are converted."""
     path = Path(path)
-    if path.is_dir():
-        raise MediaError(f"{path}: is a folder, not an image")
-    if path.exists() and not path.is_file():  # /dev/zero would fill the memory, a FIFO would wait forever
-        raise MediaError(f"{path}: not a regular file (a device or a pipe)")
+    if not path.is_file() and (path.exists() or path.is_symlink()):  # /dev/zero fills the memory, a FIFO waits
+        raise MediaError(f"{path}: {why_not_a_file(path)}")
     if path.is_file():
         check_image_size(path)
     try:
@@ -103,6 +101,19 @@ def resolved(path: Path) -> Path:
         raise MediaError(f"{path}: a symbolic link that loops back on itself") from None
 
 
+def why_not_a_file(path: Path) -> str:
+    """Why ``path``, which is not a regular file, cannot be read as one: a few words for the user."""
+    if str(path) in ("", "."):
+        return "no file named"
+    if path.is_dir():
+        return "is a folder, not a file"
+    if path.is_symlink() and not path.exists():
+        return "a symbolic link to nothing (or one that loops)"
+    if path.exists():
+        return "not a regular file (a device or a pipe)"
+    return "no such file"
+
+
 def check_output(output: Path, inputs: list[Path]) -> None:
     """Refuse to write over an input or onto a folder; make sure the output folder exists and is writable."""
     out = resolved(output)
@@ -164,7 +175,7 @@ def open_video(path: Path, threads: int = 0) -> tuple[cv2.VideoCapture, VideoInf
     """
     path = Path(path)
     if not path.is_file():
-        raise MediaError(f"{path}: no such file")
+        raise MediaError(f"{path}: {why_not_a_file(path)}")
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: empty file")
     # Probe with one capture, then hand out a fresh one: seeking back to frame 0 fails on some
