@@ -393,3 +393,11 @@ def test_a_seed_or_frame_count_that_cannot_work_is_a_usage_line(argv, needle, ca
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2 and needle in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 display names")
+def test_a_preview_window_that_cannot_open_ends_the_run_with_an_error_not_success(monkeypatch, capsys):
+    monkeypatch.setenv("DISPLAY", ":987")  # names a screen that is not there
+    assert main(["run", "--no-tray", "--source", "demo", "--sink", "window", "--frames", "600"]) == 1
+    err = capsys.readouterr().err
+    assert "the preview window could not open" in err and "frames to" not in err

@@ -444,6 +444,8 @@ def run_headless(controller, source, sink, frames, stats: Path | None = None) ->
         _write_stats(controller, stats)
     if loop.error is not None:
         raise CliError(f"the frame loop stopped: {loop.error}")
+    if controller.sink.failure is not None:
+        raise CliError(controller.sink.failure)
     print(f"{loop.stats.frames_out} frames to {controller.sink.name}", file=sys.stderr)
     return 0
 

@@ -95,6 +95,11 @@ class OutputSink:
     def closed(self) -> bool:
         return bool(getattr(self.primary, "closed", False))
 
+    @property
+    def failure(self) -> str | None:
+        """Why the main output ended by itself (a preview window that could not open), or None."""
+        return getattr(self.primary, "failure", None)
+
     def close(self) -> None:
         with self._lock:
             if self.preview is not None:

@@ -102,6 +102,7 @@ class WindowSink(Closable):
         self.cv2 = cv2
         context = multiprocessing.get_context("spawn")  # fork would copy the tray's GUI state
         self.name, self.max_width, self.closed = title, max_width, False
+        self.failure: str | None = None  # set when the window's process ended with an error
         self._frames = context.Queue(maxsize=2)
         self._process = context.Process(target=show_window, args=(title, self._frames), name="preview", daemon=True)
         self._process.start()
@@ -109,7 +110,9 @@ class WindowSink(Closable):
     def send(self, frame: np.ndarray) -> None:
         if self.closed:
             return
-        if not self._process.is_alive():  # the user closed the window
+        if not self._process.is_alive():  # the user closed the window, or it could not open (it said why)
+            if self._process.exitcode != 0:
+                self.failure = "the preview window could not open"
             self.close()
             return
         h, w = frame.shape[:2]
