@@ -56,3 +56,11 @@ def ellipse_labels(h=200, w=300, center=(150, 100), axes=(60, 25), angle=0.0):
     cv2.ellipse(labels, center, axes, angle, 180, 360, 1, -1)
     cv2.ellipse(labels, center, (axes[0] * 2 // 3, max(2, axes[1] // 5)), angle, 0, 360, 3, -1)
     return labels
+
+
+def symlink_or_skip(link, target) -> None:
+    """Make ``link`` point at ``target``, or skip: Windows allows symbolic links only with a privilege."""
+    try:
+        link.symlink_to(target)
+    except OSError as exc:
+        pytest.skip(f"cannot make a symbolic link here ({exc})")
