@@ -25,6 +25,24 @@ def isolated_dirs(tmp_path, monkeypatch):
         monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """'run' (any test that starts the app) calls setup_logging, whose handlers would outlive this test:
+    a stderr handler on a closed captured stream breaks a later test's logging."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def tracker():
     from vcam_lipstick.model.bundle import load_tracker

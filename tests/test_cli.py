@@ -13,23 +13,6 @@ from vcam_lipstick.media import VideoWriter, open_video
 from vcam_lipstick.processing.mask import labels_of
 
 
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """'run' calls setup_logging, whose stderr handler would outlive this test's captured stderr."""
-    import logging
-
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in [h for h in root.handlers if h not in handlers]:
-        root.removeHandler(handler)
-        handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-
-
 @pytest.fixture
 def face_jpg(tmp_path, demo_frame):
     path = tmp_path / "face.jpg"

@@ -397,26 +397,20 @@ def _install_signal_handlers(stop) -> None:
             pass
 
 
-SINK_WORDS = ("virtual", "window", "null")
-
-
 def check_run_files(source: str | None, sink: str | None, stats: Path | None) -> None:
     """Before anything opens: a run must not write its video or its stats over its own source, its
     stats over its video, or either onto a folder, a device or a pipe (found after a long run, or never)."""
-    import stat
-
-    from .media import check_output, resolved
+    from .devices.sinks import SINK_NAMES
+    from .media import check_output, resolved, why_not_a_file
 
     source_file = [Path(source)] if source and Path(source).is_file() else []
-    sink_file = Path(sink) if sink and sink not in SINK_WORDS else None
+    sink_file = Path(sink) if sink and sink not in SINK_NAMES else None
     if sink_file is not None:
         check_output(sink_file, source_file)
     if stats is None:
         return
-    if stats.exists():
-        mode = os.stat(stats).st_mode
-        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-            raise CliError(f"{stats}: not a regular file (a device or a pipe); give a file name such as stats.json")
+    if stats.exists() and not stats.is_file() and not stats.is_dir():
+        raise CliError(f"{stats}: {why_not_a_file(stats)}; give a file name such as stats.json")
     check_output(stats, source_file)
     if sink_file is not None and resolved(stats) == resolved(sink_file):
         raise CliError(f"{stats}: the stats and the video would be the same file; choose another name")

@@ -258,8 +258,11 @@ class NullSink(Closable):
         pass
 
 
+SINK_NAMES = ("virtual", "window", "null")  # any other sink spec is a video file's path
+
+
 def open_sink(spec: str, width: int, height: int, fps: float, backend: str | None = None) -> FrameSink:
-    """'virtual', 'window', 'null', or a video file path (.mp4/.avi/.webm/.mov)."""
+    """One of ``SINK_NAMES``, or a video file path (.mp4/.avi/.webm/.mov)."""
     if spec == "virtual":
         return VirtualCameraSink(width, height, fps, backend=backend)
     if spec == "window":
