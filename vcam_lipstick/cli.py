@@ -401,7 +401,7 @@ def check_run_files(source: str | None, sink: str | None, stats: Path | None) ->
     """Before anything opens: a run must not write its video or its stats over its own source, its
     stats over its video, or either onto a folder, a device or a pipe (found after a long run, or never)."""
     from .devices.sinks import SINK_NAMES
-    from .media import check_output, resolved, why_not_a_file
+    from .media import check_output, resolved
 
     source_file = [Path(source)] if source and Path(source).is_file() else []
     sink_file = Path(sink) if sink and sink not in SINK_NAMES else None
@@ -409,8 +409,6 @@ def check_run_files(source: str | None, sink: str | None, stats: Path | None) ->
         check_output(sink_file, source_file)
     if stats is None:
         return
-    if stats.exists() and not stats.is_file() and not stats.is_dir():
-        raise CliError(f"{stats}: {why_not_a_file(stats)}; give a file name such as stats.json")
     check_output(stats, source_file)
     if sink_file is not None and resolved(stats) == resolved(sink_file):
         raise CliError(f"{stats}: the stats and the video would be the same file; choose another name")

@@ -115,13 +115,16 @@ def why_not_a_file(path: Path) -> str:
 
 
 def check_output(output: Path, inputs: list[Path]) -> None:
-    """Refuse to write over an input or onto a folder; make sure the output folder exists and is writable."""
+    """Refuse to write over an input or onto a folder, a device or a pipe; make sure the output folder
+    exists and is writable."""
     out = resolved(output)
     for src in inputs:
         if resolved(src) == out:
             raise MediaError(f"{output}: output is the same file as the input; choose another name")
     if out.is_dir():
         raise MediaError(f"{output}: is a folder; give a file name")
+    if out.exists() and not out.is_file():  # writing "over" /dev/full or a FIFO replaces or blocks it
+        raise MediaError(f"{output}: {why_not_a_file(out)}; give a file name")
     folder = out.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
